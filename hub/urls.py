@@ -1,0 +1,13 @@
+"""URL map of the hub (DESIGN.md section 4)."""
+
+from django.contrib import admin
+from django.urls import path
+
+from store.api import api
+from webhook.views import webhook
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/whatsapp/webhook/", webhook, name="whatsapp-webhook"),
+    path("api/", api.urls),
+]

@@ -1,0 +1,1 @@
+"""WebSocket subscriptions: consumers, routing and this process's fan-out."""

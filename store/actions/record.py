@@ -1,0 +1,314 @@
+"""Records one webhook's batch: messages, statuses and counters in one transaction, events after commit."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from django.db import transaction
+
+from store.actions.conversations import CustomerKey, lock_conversations
+from store.eventlog import PendingEvent, append_events
+from store.events import event_payload
+from store.models import (
+    Direction,
+    HubEvent,
+    MediaStatus,
+    MessageStatus,
+    WebhookEvent,
+    WhatsAppBusinessNumber,
+    WhatsAppConversation,
+    WhatsAppMessage,
+    WhatsAppMessageStatus,
+)
+from store.records import CustomerRecord, IngestBatch, MessageRecord, StatusRecord
+from store.status_rules import FAILED, advance_status
+
+PREVIEW_LENGTH = 200
+
+
+def customer_key(business_id: str, customer: CustomerRecord) -> CustomerKey:
+    return (business_id, customer.wa_id or None, customer.user_id or None)
+
+
+def record_webhook_error(webhook_event_id: int, error: str) -> None:
+    WebhookEvent.objects.filter(pk=webhook_event_id).update(error=error[:2000])
+
+
+def record_batch(batch: IngestBatch, webhook_event_id: int | None = None) -> list[HubEvent]:
+    """Apply a parsed webhook idempotently; returns the events it logged (none for a redelivery)."""
+    with transaction.atomic():
+        _record_businesses(batch)
+        message_keys = [customer_key(m.business.phone_number_id, m.customer) for m in batch.messages]
+        contact_keys = [customer_key(b.phone_number_id, c) for b, c in batch.customers]
+        status_keys = [_status_key(s) for s in batch.statuses]
+        conversations = lock_conversations(
+            create=[k for k in message_keys if k[1] or k[2]],
+            existing_only=[k for k in contact_keys + status_keys if k[1] or k[2]],
+        )
+        recorder = _BatchRecorder(conversations)
+        for (business, customer), key in zip(batch.customers, contact_keys, strict=True):
+            if key in conversations:
+                recorder.update_customer(conversations[key], customer)
+        recorder.record_messages(batch.messages, message_keys)
+        recorder.record_statuses(batch.statuses)
+        events = recorder.finish()
+        if webhook_event_id is not None:
+            WebhookEvent.objects.filter(pk=webhook_event_id).update(processed_at=datetime.now(UTC), error="")
+        return events
+
+
+def _status_key(status: StatusRecord) -> CustomerKey:
+    recipient = status.recipient_id or None
+    # A recipient id is a wa_id (digits) or, since 2026, a BSUID.
+    if recipient and not recipient.isdigit():
+        return (status.business.phone_number_id, None, recipient)
+    return (status.business.phone_number_id, recipient, None)
+
+
+def _record_businesses(batch: IngestBatch) -> None:
+    seen = {b.phone_number_id: b for b in batch.businesses if b.phone_number_id}
+    if seen:
+        WhatsAppBusinessNumber.objects.bulk_create(
+            [
+                WhatsAppBusinessNumber(
+                    phone_number_id=b.phone_number_id,
+                    display_phone_number=b.display_phone_number,
+                    waba_id=b.waba_id,
+                )
+                for b in seen.values()
+            ],
+            ignore_conflicts=True,
+        )
+
+
+class _BatchRecorder:
+    """The state of one transaction: locked conversations, what changed, and the events to log."""
+
+    def __init__(self, conversations: dict[CustomerKey, WhatsAppConversation]) -> None:
+        self.conversations = conversations
+        self.changed: dict[int, WhatsAppConversation] = {}
+        self.announced: set[int] = set()
+        # (type, conversation snapshot, message) in the order the changes happened.
+        self.pending: list[tuple[str, WhatsAppConversation, WhatsAppMessage | None]] = []
+
+    def update_customer(self, conversation: WhatsAppConversation, customer: CustomerRecord) -> None:
+        fields = {
+            "contact_name": customer.name,
+            "username": customer.username,
+            "phone_number": customer.wa_id,
+            "user_id": customer.user_id,
+        }
+        for field, value in fields.items():
+            if value and getattr(conversation, field) != value and self._may_fill(conversation, field, value):
+                setattr(conversation, field, value)
+                self.changed[conversation.pk] = conversation
+
+    def _may_fill(self, conversation: WhatsAppConversation, field: str, value: str) -> bool:
+        if field not in ("phone_number", "user_id"):
+            return True
+        # An identity is only added, never swapped, and only if no other conversation holds it.
+        return not getattr(conversation, field) and not WhatsAppConversation.objects.filter(
+            business_phone_number_id=conversation.business_phone_number_id, **{field: value}
+        ).exists()
+
+    def record_messages(self, records: list[MessageRecord], keys: list[CustomerKey]) -> None:
+        wamids = [r.wamid for r in records]
+        # Safe as a read-then-insert: every writer of these conversations holds their row locks, and the
+        # unique wamid constraint stays the backstop.
+        known = set(WhatsAppMessage.objects.filter(message_id__in=wamids).values_list("message_id", flat=True))
+        early_statuses = self._orphan_statuses([r.wamid for r in records if r.direction == Direction.OUTBOUND])
+        new: list[tuple[WhatsAppMessage, WhatsAppConversation]] = []
+        for record, key in zip(records, keys, strict=True):
+            conversation = self.conversations.get(key)
+            if record.wamid in known or conversation is None:
+                continue
+            known.add(record.wamid)
+            if record.direction == Direction.INBOUND:
+                self.update_customer(conversation, record.customer)
+            message = _new_message(record, conversation)
+            for status in early_statuses.get(record.wamid, []):
+                _apply_status(message, status)
+            self._count(conversation, message)
+            new.append((message, conversation))
+        created = WhatsAppMessage.objects.bulk_create([m for m, _ in new])
+        for message, (_, conversation) in zip(created, new, strict=True):
+            self.pending.append(("message.created", copy.copy(conversation), message))
+            self.announced.add(conversation.pk)
+        if early_statuses:
+            by_wamid = {m.message_id: m.pk for m in created}
+            for wamid, pk in by_wamid.items():
+                if wamid in early_statuses:
+                    WhatsAppMessageStatus.objects.filter(wamid=wamid, message=None).update(message_id=pk)
+        for record in records:
+            if record.change is not None:
+                self._apply_change(record)
+
+    def _orphan_statuses(self, wamids: list[str]) -> dict[str, list[WhatsAppMessageStatus]]:
+        found: dict[str, list[WhatsAppMessageStatus]] = {}
+        if wamids:
+            for status in WhatsAppMessageStatus.objects.filter(wamid__in=wamids, message=None):
+                found.setdefault(status.wamid, []).append(status)
+        return found
+
+    def _count(self, conversation: WhatsAppConversation, message: WhatsAppMessage) -> None:
+        conversation.message_count += 1
+        if message.direction == Direction.INBOUND and message.read_at is None:
+            conversation.unread_count += 1
+        if message.direction == Direction.INBOUND and (
+            conversation.last_inbound_at is None or message.timestamp > conversation.last_inbound_at
+        ):
+            conversation.last_inbound_at = message.timestamp
+        if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
+            conversation.last_message_at = message.timestamp
+            conversation.last_message_preview = _preview(message)
+        self.changed[conversation.pk] = conversation
+
+    def _apply_change(self, record: MessageRecord) -> None:
+        change = record.change
+        assert change is not None
+        target = WhatsAppMessage.objects.select_for_update().filter(message_id=change.target_wamid).first()
+        if target is None:
+            return
+        if change.kind == "edit" and (target.text_body != change.text_body or target.edited_at is None):
+            target.text_body = change.text_body
+            target.edited_at = record.timestamp
+            target.save(update_fields=["text_body", "edited_at"])
+        elif change.kind == "revoke" and target.revoked_at is None:
+            # The customer deleted it for everyone: keep the row, drop the content.
+            target.text_body = ""
+            target.caption = ""
+            target.revoked_at = record.timestamp
+            target.save(update_fields=["text_body", "caption", "revoked_at"])
+        else:
+            return
+        self._message_updated(target)
+
+    def record_statuses(self, records: list[StatusRecord]) -> None:
+        if not records:
+            return
+        wamids = {r.wamid for r in records}
+        messages = {
+            m.message_id: m
+            for m in WhatsAppMessage.objects.select_for_update()
+            .filter(message_id__in=wamids)
+            .order_by("pk")
+        }
+        known_rows = set(
+            WhatsAppMessageStatus.objects.filter(wamid__in=wamids).values_list("wamid", "status")
+        )
+        rows = []
+        for record in records:
+            if (record.wamid, record.status) in known_rows:
+                continue
+            known_rows.add((record.wamid, record.status))
+            message = messages.get(record.wamid)
+            row = _status_row(record, message)
+            rows.append(row)
+            if message is not None and _apply_status(message, row):
+                message.save(update_fields=["status", "error_code", "error_title"])
+                self._message_updated(message)
+        WhatsAppMessageStatus.objects.bulk_create(rows, ignore_conflicts=True)
+
+    def _message_updated(self, message: WhatsAppMessage) -> None:
+        conversation = self._conversation_of(message)
+        self.pending.append(("message.updated", copy.copy(conversation), message))
+        self.announced.add(conversation.pk)
+
+    def _conversation_of(self, message: WhatsAppMessage) -> WhatsAppConversation:
+        for conversation in self.conversations.values():
+            if conversation.pk == message.conversation_id:
+                return conversation
+        return message.conversation
+
+    def finish(self) -> list[HubEvent]:
+        for conversation in self.changed.values():
+            conversation.save()
+        pending = [
+            PendingEvent(type=kind, conversation=conv, payload=event_payload(conv, message))  # type: ignore[arg-type]
+            for kind, conv, message in self.pending
+        ]
+        pending += [
+            PendingEvent(type="conversation.updated", conversation=conv, payload=event_payload(conv))
+            for pk, conv in self.changed.items()
+            if pk not in self.announced
+        ]
+        return append_events(pending)
+
+
+def _new_message(record: MessageRecord, conversation: WhatsAppConversation) -> WhatsAppMessage:
+    inbound = record.direction == Direction.INBOUND
+    return WhatsAppMessage(
+        message_id=record.wamid,
+        conversation=conversation,
+        direction=record.direction,
+        from_number=record.from_number,
+        to_number=record.to_number,
+        from_name=record.from_name,
+        message_type=record.message_type,
+        text_body=record.text_body,
+        caption=record.caption,
+        media_id=record.media_id,
+        media_mime_type=record.media_mime_type,
+        media_filename=record.media_filename,
+        media_sha256=record.media_sha256,
+        media_status=MediaStatus.PENDING if record.media_id else None,
+        latitude=record.latitude,
+        longitude=record.longitude,
+        location_name=record.location_name,
+        location_address=record.location_address,
+        interactive_id=record.interactive_id,
+        reply_to=record.reply_to,
+        timestamp=record.timestamp,
+        status=MessageStatus.RECEIVED if inbound else MessageStatus.SENT,
+        error_code=record.error_code,
+        error_title=record.error_title,
+        # Edits and revokes are carried out on their target; there is nothing separate to read.
+        read_at=record.timestamp if inbound and record.change is not None else None,
+        raw=dict(record.raw),
+    )
+
+
+def _status_row(record: StatusRecord, message: WhatsAppMessage | None) -> WhatsAppMessageStatus:
+    return WhatsAppMessageStatus(
+        message=message,
+        wamid=record.wamid,
+        status=record.status,
+        timestamp=record.timestamp,
+        recipient_id=record.recipient_id,
+        business_phone_number_id=record.business.phone_number_id,
+        conversation_id=record.conversation_id,
+        conversation_origin=record.conversation_origin,
+        conversation_expires_at=record.conversation_expires_at,
+        pricing_billable=record.pricing_billable,
+        pricing_model=record.pricing_model,
+        pricing_category=record.pricing_category,
+        pricing_type=record.pricing_type,
+        biz_opaque_callback_data=record.biz_opaque_callback_data,
+        errors=list(record.errors),
+        raw=dict(record.raw),
+    )
+
+
+def _apply_status(message: WhatsAppMessage, status: WhatsAppMessageStatus) -> bool:
+    """Move `message` forward to `status` if the rules allow; True when it changed."""
+    new = advance_status(message.status, status.status)
+    if new is None:
+        return False
+    message.status = new
+    if new == FAILED:
+        error = status.errors[0] if status.errors else {}
+        code = error.get("code") if isinstance(error, dict) else None
+        message.error_code = code if isinstance(code, int) else None
+        message.error_title = str(error.get("title", "")) if isinstance(error, dict) else ""
+    return True
+
+
+def _preview(message: WhatsAppMessage) -> str:
+    text = message.text_body or message.caption or message.location_name or f"[{message.message_type}]"
+    return text[:PREVIEW_LENGTH]
+
+
+def conversations_of(events: Iterable[HubEvent]) -> set[int]:
+    return {e.conversation_id for e in events if e.conversation_id is not None}

@@ -1,0 +1,51 @@
+"""Appends HubEvents with a `seq` that is visible in commit order, and publishes them after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from store import publish
+from store.events import EventType
+from store.models import HubEvent, HubSequence, WhatsAppConversation
+
+SEQUENCE_NAME = "hub_event"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    type: EventType
+    conversation: WhatsAppConversation
+    payload: dict[str, Any]
+
+
+def append_events(pending: list[PendingEvent]) -> list[HubEvent]:
+    """Log `pending` in the current transaction and publish them once it commits.
+
+    The sequence row stays locked until commit, so seq numbers become visible in the order they were
+    handed out: a reader that has seen seq N never later finds a new event below N. Call this last in
+    a transaction, after the conversation rows are locked, so the lock is held briefly and the lock
+    order is always conversations first, then the sequence (no deadlock).
+    """
+    if not pending:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("append_events must run inside transaction.atomic()")
+    sequence, _ = HubSequence.objects.select_for_update().get_or_create(name=SEQUENCE_NAME)
+    first = sequence.value + 1
+    sequence.value += len(pending)
+    sequence.save(update_fields=["value"])
+    events = HubEvent.objects.bulk_create(
+        HubEvent(seq=first + offset, type=item.type, conversation=item.conversation, payload=item.payload)
+        for offset, item in enumerate(pending)
+    )
+    transaction.on_commit(lambda: publish.publish_events(events))
+    return events
+
+
+def last_seq() -> int:
+    """The newest seq handed out (0 for an empty log)."""
+    row = HubSequence.objects.filter(name=SEQUENCE_NAME).values_list("value", flat=True).first()
+    return row or 0

@@ -1,0 +1,89 @@
+"""The one place that hands committed HubEvents to the channel layer; it owns the group names.
+
+The channel layer only carries news: a failure here is logged and never fails the write, because every
+event is in the HubEvent log and clients replay it with `after` (DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from store.events import event_frame
+from store.models import HubEvent
+
+logger = logging.getLogger(__name__)
+
+INBOX_GROUP = "inbox"
+BATCH_MESSAGE_TYPE = "hub.events"
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+class WireEvent(TypedDict):
+    """One event as it travels over the layer: encoded once here, written as-is to every socket."""
+
+    seq: int
+    conversation_id: int
+    business: str
+    customers: list[str]
+    text: str
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def wire_event(event: HubEvent) -> WireEvent:
+    frame = event_frame(event)
+    conversation = frame["conversation"]
+    customers = [c for c in (conversation["phone_number"], conversation["user_id"]) if c]
+    return {
+        "seq": event.seq,
+        "conversation_id": conversation["id"],
+        "business": conversation["business_phone_number_id"],
+        "customers": customers,
+        "text": json.dumps(frame, separators=(",", ":"), ensure_ascii=False),
+    }
+
+
+def group_messages(events: Iterable[HubEvent]) -> dict[str, dict[str, Any]]:
+    """The layer messages for `events`: the whole batch to `inbox`, each conversation's part to its group."""
+    wire = [wire_event(event) for event in events]
+    by_group: dict[str, list[WireEvent]] = defaultdict(list)
+    for item in wire:
+        by_group[conversation_group(item["conversation_id"])].append(item)
+    messages = {INBOX_GROUP: {"type": BATCH_MESSAGE_TYPE, "events": wire}}
+    for group, items in by_group.items():
+        messages[group] = {"type": BATCH_MESSAGE_TYPE, "events": items}
+    return messages
+
+
+async def apublish_events(events: Sequence[HubEvent]) -> None:
+    if not events:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, message in group_messages(events).items():
+        try:
+            await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+        except Exception:
+            # Redis down or the layer full: the log has the events and clients replay them.
+            logger.warning(
+                "broadcast of seq %s-%s to %s failed", events[0].seq, events[-1].seq, group, exc_info=True
+            )
+
+
+def publish_events(events: Sequence[HubEvent]) -> None:
+    """Publish committed events; called by `transaction.on_commit` from synchronous code."""
+    try:
+        async_to_sync(apublish_events)(events)
+    except Exception:
+        logger.warning("broadcast of %s events failed", len(events), exc_info=True)

@@ -1,0 +1,1 @@
+"""Meta's webhook: signature verification, payload parsing and ingest into the store."""

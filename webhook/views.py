@@ -1,0 +1,71 @@
+"""The webhook endpoint: thin; verification, raw storage, parsing and ingest live in their modules."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from store.actions.record import record_batch, record_webhook_error
+from store.models import WebhookEvent
+from webhook.ingest import batch_from_payload
+from webhook.payload import PayloadError, parse_webhook
+from webhook.signature import verify_signature, verify_subscription
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+def database_unavailable() -> JsonResponse:
+    # Meta retries anything but a 200 for days, so answering 503 loses nothing.
+    return error_response(503, "database_unavailable", "The database is unreachable; retry later.")
+
+
+@csrf_exempt
+async def webhook(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return verify_handshake(request)
+    if request.method == "POST":
+        return await receive_update(request)
+    return error_response(405, "method_not_allowed", "Use GET to verify or POST to deliver.")
+
+
+def verify_handshake(request: HttpRequest) -> HttpResponse:
+    challenge = verify_subscription(request.GET.dict(), settings.WHATSAPP_VERIFY_TOKEN)
+    if challenge is None:
+        return error_response(403, "verification_failed", "Wrong hub.mode or hub.verify_token.")
+    return HttpResponse(challenge, content_type="text/plain")
+
+
+async def receive_update(request: HttpRequest) -> HttpResponse:
+    # The size guard in hub/limits.py has already refused bodies over WEBHOOK_MAX_BODY_BYTES.
+    body = request.read()
+    signature = request.headers.get("X-Hub-Signature-256")
+    if not verify_signature(settings.WHATSAPP_APP_SECRET, body, signature):
+        return error_response(403, "invalid_signature", "X-Hub-Signature-256 is missing or wrong.")
+    try:
+        event = await WebhookEvent.objects.acreate(body=body)
+    except DatabaseError:
+        logger.warning("webhook not stored: database unavailable", exc_info=True)
+        return database_unavailable()
+    try:
+        data = json.loads(body)
+        payload = parse_webhook(data)
+    except (ValueError, PayloadError) as error:
+        reason = f"not a WhatsApp webhook body: {error}"
+        await sync_to_async(record_webhook_error)(event.pk, reason)
+        return error_response(400, "invalid_payload", reason)
+    try:
+        await sync_to_async(record_batch)(batch_from_payload(payload), webhook_event_id=event.pk)
+    except DatabaseError:
+        logger.warning("webhook %s not ingested: database error", event.pk, exc_info=True)
+        return database_unavailable()
+    return JsonResponse({"status": "ok"})
