@@ -97,6 +97,8 @@ def _database(url: str | None) -> dict[str, Any]:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+        # A file, not memory, so that server processes started by tests share the test database.
+        config["TEST"] = {"NAME": str(HUB_DATA_DIR / "test-hub.sqlite3")}
     elif config["ENGINE"] == "django.db.backends.postgresql":
         # Under ASGI a persistent connection per thread leaks (Django ticket 33497): use psycopg's pool.
         config["CONN_MAX_AGE"] = 0

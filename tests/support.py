@@ -1,0 +1,115 @@
+"""Helpers shared by the tests: signing, free ports, starting real server processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+from webhook.signature import compute_signature
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+TEST_APP_SECRET = "test-app-secret"
+TEST_VERIFY_TOKEN = "test-verify-token"
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / "webhooks" / name).read_bytes()
+
+
+def fixture_json(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(fixture_bytes(name))
+    return data
+
+
+def signed_headers(body: bytes, secret: str = TEST_APP_SECRET) -> dict[str, str]:
+    return {"X-Hub-Signature-256": compute_signature(secret, body), "Content-Type": "application/json"}
+
+
+def dumps_like_meta(payload: Mapping[str, Any]) -> bytes:
+    """Meta's serialization: compact, non-ASCII escaped as \\uXXXX."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL naming the database the current test run uses (the pytest-django test copy)."""
+    db = settings.DATABASES["default"]
+    name = connection.settings_dict["NAME"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{name}"
+    user = db.get("USER") or "postgres"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{name}"
+
+
+def hub_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="hub.settings",
+        DATABASE_URL=test_database_url(),
+        DJANGO_DEBUG="1",
+        WHATSAPP_APP_SECRET=TEST_APP_SECRET,
+        WHATSAPP_VERIFY_TOKEN=TEST_VERIFY_TOKEN,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running_hub(port: int | None = None, **env: str) -> Iterator[str]:
+    """Serve the hub with daphne in its own process; yields its base URL and stops it afterwards."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "asgi:application"],
+        cwd=REPO_ROOT,
+        env=hub_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(base, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_serving(base: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise RuntimeError(f"hub exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(f"{base}/api/health/", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"hub at {base} did not start within {timeout}s")
