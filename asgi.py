@@ -4,6 +4,6 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
-from hub.asgi import application  # noqa: E402
+from hub.asgi import application
 
 __all__ = ["application"]

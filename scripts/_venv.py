@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -16,8 +15,6 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 def ensure_venv(extras: str = "") -> Path:
     """Create `.venv` if missing and `pip install -e .[extras]` into it; returns its python."""
-    if sys.version_info < (3, 11):
-        sys.exit("WhatsApp Hub needs Python 3.11 or newer.")
     if not PYTHON.exists():
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)

@@ -1,7 +1,7 @@
 """Set up and serve the hub on http://127.0.0.1:8000 (embedded default unless the environment says otherwise).
 
-    python3 scripts/serve.py            # install, migrate, serve
-    python3 scripts/serve.py --port 9000
+python3 scripts/serve.py            # install, migrate, serve
+python3 scripts/serve.py --port 9000
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from _venv import ROOT, ensure_venv
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default="8000")
     args = parser.parse_args()

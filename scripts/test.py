@@ -1,7 +1,7 @@
 """Set up and run the whole test suite: lint, types, then pytest (arguments are passed to pytest).
 
-    python3 scripts/test.py
-    python3 scripts/test.py tests/webhook -x
+python3 scripts/test.py
+python3 scripts/test.py tests/webhook -x
 """
 
 from __future__ import annotations

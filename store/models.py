@@ -48,8 +48,9 @@ class WhatsAppConversation(models.Model):
     """One customer of one business number; the customer is known by wa_id, BSUID or both."""
 
     business_phone_number_id = models.CharField(max_length=64, db_index=True)
-    phone_number = models.CharField(max_length=32, null=True, blank=True)
-    user_id = models.CharField(max_length=128, null=True, blank=True)
+    # NULL, not "", means "not known": the partial unique constraints below skip absent identities.
+    phone_number = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
+    user_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     username = models.CharField(max_length=128, blank=True, default="")
     contact_name = models.CharField(max_length=256, blank=True, default="")
     message_count = models.PositiveIntegerField(default=0)
@@ -95,9 +96,7 @@ class WhatsAppMessage(models.Model):
     """One message object Meta sent or the hub sent, reactions and unsupported ones included."""
 
     message_id = models.CharField(max_length=255, unique=True)
-    conversation = models.ForeignKey(
-        WhatsAppConversation, on_delete=models.CASCADE, related_name="messages"
-    )
+    conversation = models.ForeignKey(WhatsAppConversation, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=8, choices=Direction.choices)
     from_number = models.CharField(max_length=128, db_index=True)
     to_number = models.CharField(max_length=128, blank=True, default="")
@@ -106,11 +105,15 @@ class WhatsAppMessage(models.Model):
     text_body = models.TextField(blank=True, default="")
     caption = models.TextField(blank=True, default="")
     media_id = models.CharField(max_length=255, blank=True, default="")
-    media_url = models.CharField(max_length=1024, null=True, blank=True)
+    # The contract sends null until the file is stored (DESIGN.md section 3).
+    media_url = models.CharField(max_length=1024, null=True, blank=True)  # noqa: DJ001
     media_mime_type = models.CharField(max_length=255, blank=True, default="")
     media_filename = models.CharField(max_length=255, blank=True, default="")
     media_sha256 = models.CharField(max_length=128, blank=True, default="")
-    media_status = models.CharField(max_length=16, choices=MediaStatus.choices, null=True, blank=True)
+    # null means "this message has no media" (DESIGN.md section 3).
+    media_status = models.CharField(  # noqa: DJ001
+        max_length=16, choices=MediaStatus.choices, null=True, blank=True
+    )
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     location_name = models.CharField(max_length=512, blank=True, default="")
@@ -213,6 +216,9 @@ class HubSequence(models.Model):
 
     name = models.CharField(max_length=32, primary_key=True)
     value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
 
 
 class ApiToken(models.Model):

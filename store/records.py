@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -78,7 +78,7 @@ class StatusRecord:
     pricing_category: str = ""
     pricing_type: str = ""
     biz_opaque_callback_data: str = ""
-    errors: list[Mapping[str, Any]] = field(default_factory=list)
+    errors: Sequence[Mapping[str, Any]] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

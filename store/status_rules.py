@@ -13,7 +13,7 @@ def advance_status(current: str, reported: str) -> str | None:
     Statuses only move forward; `failed` wins from any state and nothing leaves it, so the final
     status is the same whatever order Meta's (at-least-once, unordered) reports arrive in.
     """
-    if current == FAILED or current == reported:
+    if current in (FAILED, reported):
         return None
     if reported == FAILED:
         return FAILED

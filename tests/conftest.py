@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.support import TEST_APP_SECRET, TEST_VERIFY_TOKEN
 
@@ -45,7 +45,6 @@ def _services(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _webhook_secrets(settings: pytest.FixtureRequest) -> Iterator[None]:
-    settings.WHATSAPP_APP_SECRET = TEST_APP_SECRET  # type: ignore[attr-defined]
-    settings.WHATSAPP_VERIFY_TOKEN = TEST_VERIFY_TOKEN  # type: ignore[attr-defined]
-    yield
+def _webhook_secrets(settings: SettingsWrapper) -> None:
+    settings.WHATSAPP_APP_SECRET = TEST_APP_SECRET
+    settings.WHATSAPP_VERIFY_TOKEN = TEST_VERIFY_TOKEN

@@ -43,8 +43,13 @@ def inbound(
     )
 
 
-def outbound(wa_id: str = "16505551234", text: str = "Thanks!", *, message_id: str | None = None,
-             at: datetime | None = None) -> MessageRecord:
+def outbound(
+    wa_id: str = "16505551234",
+    text: str = "Thanks!",
+    *,
+    message_id: str | None = None,
+    at: datetime | None = None,
+) -> MessageRecord:
     return MessageRecord(
         wamid=message_id or wamid(),
         direction="outbound",
@@ -58,8 +63,14 @@ def outbound(wa_id: str = "16505551234", text: str = "Thanks!", *, message_id: s
     )
 
 
-def status(message_id: str, value: str, *, recipient: str = "16505551234", offset: int = 0,
-           errors: list[dict[str, Any]] | None = None) -> StatusRecord:
+def status(
+    message_id: str,
+    value: str,
+    *,
+    recipient: str = "16505551234",
+    offset: int = 0,
+    errors: list[dict[str, Any]] | None = None,
+) -> StatusRecord:
     return StatusRecord(
         wamid=message_id,
         status=value,

@@ -110,7 +110,9 @@ def test_post_signed_json_that_is_not_a_webhook_is_400(client: Client) -> None:
 @pytest.mark.asyncio
 async def test_post_async_client_answers_ok() -> None:
     body = dumps_like_meta(fixture_json("text.json"))
-    response = await AsyncClient().post(URL, data=body, content_type="application/json", headers=signed_headers(body))
+    response = await AsyncClient().post(
+        URL, data=body, content_type="application/json", headers=signed_headers(body)
+    )
     assert response.status_code == 200
     assert await WhatsAppMessage.objects.acount() == 1
 
@@ -128,7 +130,9 @@ def test_post_over_size_limit_is_413_before_reading() -> None:
             for _ in range(5):
                 yield b" " * (1024 * 1024)
 
-        streamed = httpx.post(base + URL, content=chunks(), headers={"X-Hub-Signature-256": "sha256=00"}, timeout=30)  # type: ignore[arg-type]
+        streamed = httpx.post(
+            base + URL, content=chunks(), headers={"X-Hub-Signature-256": "sha256=00"}, timeout=30
+        )  # type: ignore[arg-type]
         assert streamed.status_code == 413
     assert WebhookEvent.objects.count() == 0
 

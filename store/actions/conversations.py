@@ -71,7 +71,9 @@ def lock_conversations(
             ids[key] = found.pk
     locked = {
         c.pk: c
-        for c in WhatsAppConversation.objects.select_for_update().filter(pk__in=set(ids.values())).order_by("pk")
+        for c in WhatsAppConversation.objects.select_for_update()
+        .filter(pk__in=set(ids.values()))
+        .order_by("pk")
     }
     return {key: locked[pk] for key, pk in ids.items()}
 

@@ -48,7 +48,7 @@ def record_batch(batch: IngestBatch, webhook_event_id: int | None = None) -> lis
             existing_only=[k for k in contact_keys + status_keys if k[1] or k[2]],
         )
         recorder = _BatchRecorder(conversations)
-        for (business, customer), key in zip(batch.customers, contact_keys, strict=True):
+        for (_, customer), key in zip(batch.customers, contact_keys, strict=True):
             if key in conversations:
                 recorder.update_customer(conversations[key], customer)
         recorder.record_messages(batch.messages, message_keys)
@@ -109,23 +109,30 @@ class _BatchRecorder:
         if field not in ("phone_number", "user_id"):
             return True
         # An identity is only added, never swapped, and only if no other conversation holds it.
-        return not getattr(conversation, field) and not WhatsAppConversation.objects.filter(
-            business_phone_number_id=conversation.business_phone_number_id, **{field: value}
-        ).exists()
+        return (
+            not getattr(conversation, field)
+            and not WhatsAppConversation.objects.filter(
+                business_phone_number_id=conversation.business_phone_number_id, **{field: value}
+            ).exists()
+        )
 
     def record_messages(self, records: list[MessageRecord], keys: list[CustomerKey]) -> None:
         wamids = [r.wamid for r in records]
         # Safe as a read-then-insert: every writer of these conversations holds their row locks, and the
         # unique wamid constraint stays the backstop.
-        known = set(WhatsAppMessage.objects.filter(message_id__in=wamids).values_list("message_id", flat=True))
-        early_statuses = self._orphan_statuses([r.wamid for r in records if r.direction == Direction.OUTBOUND])
+        known = set(
+            WhatsAppMessage.objects.filter(message_id__in=wamids).values_list("message_id", flat=True)
+        )
+        early_statuses = self._orphan_statuses(
+            [r.wamid for r in records if r.direction == "outbound"]
+        )
         new: list[tuple[WhatsAppMessage, WhatsAppConversation]] = []
         for record, key in zip(records, keys, strict=True):
             conversation = self.conversations.get(key)
             if record.wamid in known or conversation is None:
                 continue
             known.add(record.wamid)
-            if record.direction == Direction.INBOUND:
+            if record.direction == "inbound":
                 self.update_customer(conversation, record.customer)
             message = _new_message(record, conversation)
             for status in early_statuses.get(record.wamid, []):
@@ -191,9 +198,7 @@ class _BatchRecorder:
         wamids = {r.wamid for r in records}
         messages = {
             m.message_id: m
-            for m in WhatsAppMessage.objects.select_for_update()
-            .filter(message_id__in=wamids)
-            .order_by("pk")
+            for m in WhatsAppMessage.objects.select_for_update().filter(message_id__in=wamids).order_by("pk")
         }
         known_rows = set(
             WhatsAppMessageStatus.objects.filter(wamid__in=wamids).values_list("wamid", "status")
@@ -238,7 +243,7 @@ class _BatchRecorder:
 
 
 def _new_message(record: MessageRecord, conversation: WhatsAppConversation) -> WhatsAppMessage:
-    inbound = record.direction == Direction.INBOUND
+    inbound = record.direction == "inbound"
     return WhatsAppMessage(
         message_id=record.wamid,
         conversation=conversation,

@@ -49,7 +49,9 @@ def test_record_batch_statuses_out_of_order_never_move_backwards() -> None:
     sent = outbound(message_id="wamid.OUT1")
     record_batch(batch(sent))
     record_batch(batch(status("wamid.OUT1", "read", offset=3)))
-    events = record_batch(batch(status("wamid.OUT1", "delivered", offset=2), status("wamid.OUT1", "sent", offset=1)))
+    events = record_batch(
+        batch(status("wamid.OUT1", "delivered", offset=2), status("wamid.OUT1", "sent", offset=1))
+    )
     message = WhatsAppMessage.objects.get()
     assert message.status == "read"
     assert events == []
@@ -62,7 +64,11 @@ def test_record_batch_failed_keeps_error_and_is_terminal() -> None:
     record_batch(batch(status("wamid.FAIL", "failed", errors=[error])))
     record_batch(batch(status("wamid.FAIL", "delivered", offset=5)))
     message = WhatsAppMessage.objects.get()
-    assert (message.status, message.error_code, message.error_title) == ("failed", 131047, "Re-engagement message")
+    assert (message.status, message.error_code, message.error_title) == (
+        "failed",
+        131047,
+        "Re-engagement message",
+    )
 
 
 def test_record_batch_status_before_its_message_is_kept_and_linked_later() -> None:
