@@ -17,6 +17,7 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
+from webhook.samples import encode
 from webhook.signature import compute_signature
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def signed_headers(body: bytes, secret: str = TEST_APP_SECRET) -> dict[str, str]
 
 def dumps_like_meta(payload: Mapping[str, Any]) -> bytes:
     """Meta's serialization: compact, non-ASCII escaped as \\uXXXX."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
+    return encode(payload)
 
 
 def free_port() -> int:
