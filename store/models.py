@@ -238,3 +238,33 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Job(models.Model):
+    """A durable background job (media download, read receipt, send retry), claimed with a lease."""
+
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    run_after = models.DateTimeField()
+    leased_until = models.DateTimeField(null=True, blank=True)
+    dedupe_key = models.CharField(max_length=255, unique=True, null=True, blank=True)  # noqa: DJ001
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "job"
+        indexes = [models.Index(fields=["state", "run_after"], name="job_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
