@@ -257,7 +257,8 @@ class Job(models.Model):
     max_attempts = models.PositiveIntegerField(default=8)
     run_after = models.DateTimeField()
     leased_until = models.DateTimeField(null=True, blank=True)
-    dedupe_key = models.CharField(max_length=255, unique=True, null=True, blank=True)  # noqa: DJ001
+    # NULL for jobs without a key: unique ignores NULLs, so only keyed jobs are deduplicated.
+    dedupe_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -24,7 +24,9 @@ def test_claim_next_takes_due_jobs_only_in_order() -> None:
     later = jobs.enqueue("media", {"n": 2}, delay=timedelta(hours=1))
     first = jobs.enqueue("media", {"n": 1})
     claimed = jobs.claim_next()
-    assert claimed is not None and first is not None and later is not None
+    assert claimed is not None
+    assert first is not None
+    assert later is not None
     assert claimed.pk == first.pk
     assert (claimed.state, claimed.attempts) == (JobState.RUNNING, 1)
     assert jobs.claim_next() is None
