@@ -48,6 +48,19 @@ def enqueue(
     return job
 
 
+def enqueue_many(kind: str, items: list[tuple[dict[str, Any], str]], max_attempts: int = 8) -> None:
+    """Queue one job per (payload, dedupe key); keys already queued are skipped."""
+    if items:
+        moment = now()
+        Job.objects.bulk_create(
+            [
+                Job(kind=kind, payload=payload, dedupe_key=key, run_after=moment, max_attempts=max_attempts)
+                for payload, key in items
+            ],
+            ignore_conflicts=True,
+        )
+
+
 def claim_next(kinds: list[str] | None = None, lease: timedelta = DEFAULT_LEASE) -> Job | None:
     """Take the next due job (or one whose lease expired) and lease it to the caller."""
     moment = now()

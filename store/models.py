@@ -110,6 +110,9 @@ class WhatsAppMessage(models.Model):
     media_mime_type = models.CharField(max_length=255, blank=True, default="")
     media_filename = models.CharField(max_length=255, blank=True, default="")
     media_sha256 = models.CharField(max_length=128, blank=True, default="")
+    # Where the file lies in Django's storage, and why a download failed for good.
+    media_path = models.CharField(max_length=512, blank=True, default="")
+    media_error = models.CharField(max_length=512, blank=True, default="")
     # null means "this message has no media" (DESIGN.md section 3).
     media_status = models.CharField(  # noqa: DJ001
         max_length=16, choices=MediaStatus.choices, null=True, blank=True

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 
+from store import jobs
 from store.actions.conversations import CustomerKey, lock_conversations
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
@@ -26,6 +27,7 @@ from store.records import CustomerRecord, IngestBatch, MessageRecord, StatusReco
 from store.status_rules import FAILED, advance_status
 
 PREVIEW_LENGTH = 200
+MEDIA_DOWNLOAD_JOB = "media.download"
 
 
 def customer_key(business_id: str, customer: CustomerRecord) -> CustomerKey:
@@ -123,9 +125,7 @@ class _BatchRecorder:
         known = set(
             WhatsAppMessage.objects.filter(message_id__in=wamids).values_list("message_id", flat=True)
         )
-        early_statuses = self._orphan_statuses(
-            [r.wamid for r in records if r.direction == "outbound"]
-        )
+        early_statuses = self._orphan_statuses([r.wamid for r in records if r.direction == "outbound"])
         new: list[tuple[WhatsAppMessage, WhatsAppConversation]] = []
         for record, key in zip(records, keys, strict=True):
             conversation = self.conversations.get(key)
@@ -140,6 +140,15 @@ class _BatchRecorder:
             self._count(conversation, message)
             new.append((message, conversation))
         created = WhatsAppMessage.objects.bulk_create([m for m, _ in new])
+        # Meta's media URLs expire: the download is a durable job queued in this same transaction.
+        jobs.enqueue_many(
+            MEDIA_DOWNLOAD_JOB,
+            [
+                ({"message_id": m.pk}, f"media:{m.pk}")
+                for m in created
+                if m.media_status == MediaStatus.PENDING
+            ],
+        )
         for message, (_, conversation) in zip(created, new, strict=True):
             self.pending.append(("message.created", copy.copy(conversation), message))
             self.announced.add(conversation.pk)

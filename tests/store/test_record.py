@@ -9,7 +9,7 @@ import pytest
 from django.db import close_old_connections
 
 from store.actions.record import record_batch
-from store.models import HubEvent, WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
+from store.models import HubEvent, Job, WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
 from tests.factories import EPOCH, batch, inbound, outbound, status, wamid
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +165,13 @@ def test_record_batch_concurrent_writers_keep_counters_exact() -> None:
     assert HubEvent.objects.count() == total
     seqs = sorted(HubEvent.objects.values_list("seq", flat=True))
     assert seqs == list(range(seqs[0], seqs[0] + total))
+
+
+def test_record_batch_inbound_media_queues_one_download_job() -> None:
+    image = inbound(text="", message_type="image", media_id="1037543291543636", media_mime_type="image/jpeg")
+    record_batch(batch(image))
+    record_batch(batch(image))
+    message = WhatsAppMessage.objects.get()
+    assert message.media_status == "pending"
+    job = Job.objects.get()
+    assert (job.kind, job.payload) == ("media.download", {"message_id": message.pk})
