@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 HUB_WORKER = env_str("HUB_WORKER", "inprocess")
 HUB_EVENT_RETENTION_DAYS = env_int("HUB_EVENT_RETENTION_DAYS", 7)
-HUB_SERVICES_REQUIRED = env_bool("HUB_SERVICES_REQUIRED", default=False)
 
 INSTALLED_APPS = [
     "daphne",
@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "store",
     "webhook",
     "realtime",
+    "outbound",
 ]
 
 MIDDLEWARE = [
@@ -97,8 +98,9 @@ def _database(url: str | None) -> dict[str, Any]:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-        # A file, not memory, so that server processes started by tests share the test database.
-        config["TEST"] = {"NAME": str(HUB_DATA_DIR / "test-hub.sqlite3")}
+        # A file, not memory, so that server processes started by tests share the test database; one per
+        # test run, so that two runs on one machine do not clobber each other.
+        config["TEST"] = {"NAME": str(HUB_DATA_DIR / f"test-hub-{os.getpid()}.sqlite3")}
     elif config["ENGINE"] == "django.db.backends.postgresql":
         # Under ASGI a persistent connection per thread leaks (Django ticket 33497): use psycopg's pool.
         config["CONN_MAX_AGE"] = 0
@@ -110,6 +112,8 @@ def _database(url: str | None) -> dict[str, Any]:
             },
             "connect_timeout": 5,
         }
+        if test_name := env_optional("HUB_TEST_DATABASE_NAME"):
+            config["TEST"] = {"NAME": test_name}
     return config
 
 
@@ -117,9 +121,29 @@ DATABASES = {"default": _database(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_optional("REDIS_URL")
+# The layer carries only news of committed events: each server process's fan-out (realtime/fanout.py)
+# joins `inbox` with one channel, dispatches in seq order, and reads anything lost from the HubEvent
+# log, so a dropped or delayed layer message costs latency, never an event.
 if REDIS_URL is None:
-    CHANNEL_LAYERS: dict[str, Any] = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # One process. capacity: a burst of 1,000 batches may wait for the fan-out before group_send drops
+    # (the fan-out then reads them from the log); expiry: a message unread for 60 s also drops the
+    # channel from its groups, which the fan-out re-joins every 60 s (group_expiry then never matters).
+    CHANNEL_LAYERS: dict[str, Any] = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000, "expiry": 60, "group_expiry": 86400},
+        }
+    }
 else:
+    # Redis pub/sub, measured against RedisChannelLayer with bench/layer_choice.py (5,000 one-event
+    # batches to `inbox`, 2 receiving processes, one Redis, 2 cores):
+    #   pubsub: 1,987 publishes/s, 3,361 deliveries/s, p50 5.9 ms  (8 publishers: 1,550/s, p50 36 ms)
+    #   core:     376 publishes/s,   654 deliveries/s, p50 800 ms  (8 publishers:   677/s, p50 4.1 s)
+    # Pub/sub also suits the fan-out's shape: nothing is queued in Redis for a process that died (its
+    # subscription ends with its connection), where the list-based layer keeps filling a dead member's
+    # list until group_expiry. It has no capacity, expiry or group_expiry settings: the bounds live in
+    # the fan-out (1,000 frames per socket, 10,000 batches per process), a message sent while Redis is
+    # unreachable is lost and read back from the log, and redis-py re-subscribes after a reconnect.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.support import TEST_APP_SECRET, TEST_VERIFY_TOKEN
@@ -34,6 +37,27 @@ def redis_reachable() -> bool:
         return False
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Before the test database is dropped, end the sessions still open on it.
+
+    psycopg's pool keeps idle connections, and threads that ran async ORM calls keep theirs checked out;
+    PostgreSQL refuses to drop a database that has sessions.
+    """
+    yield
+    with django_db_blocker.unblock():
+        connection = connections["default"]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _services(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres") and not settings.DATABASES["default"]["ENGINE"].endswith(
@@ -48,3 +72,5 @@ def _services(request: pytest.FixtureRequest) -> None:
 def _webhook_secrets(settings: SettingsWrapper) -> None:
     settings.WHATSAPP_APP_SECRET = TEST_APP_SECRET
     settings.WHATSAPP_VERIFY_TOKEN = TEST_VERIFY_TOKEN
+    # Production settings redirect plain HTTP to HTTPS; the test client speaks plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False

@@ -7,11 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from django.conf import settings
@@ -81,31 +82,40 @@ def hub_env(**extra: str) -> dict[str, str]:
 def running_hub(port: int | None = None, **env: str) -> Iterator[str]:
     """Serve the hub with daphne in its own process; yields its base URL and stops it afterwards."""
     port = port or free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "asgi:application"],
-        cwd=REPO_ROOT,
-        env=hub_env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base, process)
-        yield base
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "asgi:application"],
+            cwd=REPO_ROOT,
+            env=hub_env(**env),
+            # A file, not a pipe: a pipe nobody reads would block the server once it fills.
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            wait_until_serving(base, process, log)
+            yield base
+        finally:
+            stop_process(process)
 
 
-def wait_until_serving(base: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_until_serving(
+    base: str, process: subprocess.Popen[bytes], log: IO[bytes], timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            log.seek(0)
+            output = log.read().decode(errors="replace")
             raise RuntimeError(f"hub exited with {process.returncode}:\n{output}")
         try:
             if httpx.get(f"{base}/api/health/", timeout=1.0).status_code == 200:

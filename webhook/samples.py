@@ -26,7 +26,10 @@ def envelope(
             {
                 "id": waba_id,
                 "changes": [
-                    {"field": "messages", "value": {"messaging_product": "whatsapp", "metadata": metadata, **c}}
+                    {
+                        "field": "messages",
+                        "value": {"messaging_product": "whatsapp", "metadata": metadata, **c},
+                    }
                     for c in changes
                 ],
             }
@@ -46,7 +49,12 @@ def text_message(wamid: str, wa_id: str, text: str, timestamp: int, name: str = 
 
 def status_update(wamid: str, recipient: str, status: str, timestamp: int) -> dict[str, Any]:
     """The `value` part of one status of an outbound message."""
-    item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(timestamp), "recipient_id": recipient}
+    item: dict[str, Any] = {
+        "id": wamid,
+        "status": status,
+        "timestamp": str(timestamp),
+        "recipient_id": recipient,
+    }
     if status in ("sent", "delivered"):
         item["pricing"] = {"billable": True, "pricing_model": "PMP", "category": "service", "type": "regular"}
     if status == "failed":

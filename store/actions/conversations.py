@@ -7,10 +7,20 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from store.columns import column_length
 from store.models import WhatsAppConversation
 
 # (business phone number id, wa_id or None, BSUID or None)
 CustomerKey = tuple[str, str | None, str | None]
+
+
+def make_key(business: str, wa_id: str | None, user_id: str | None) -> CustomerKey:
+    """A customer key cut to the column sizes, so lookups and inserts always agree."""
+    return (
+        business[: column_length(WhatsAppConversation, "business_phone_number_id")],
+        wa_id[: column_length(WhatsAppConversation, "phone_number")] if wa_id else None,
+        user_id[: column_length(WhatsAppConversation, "user_id")] if user_id else None,
+    )
 
 
 def customer_filter(business: str | None, customer: str) -> Q:
@@ -40,11 +50,13 @@ def _find(key: CustomerKey) -> WhatsAppConversation | None:
 
 def _create(key: CustomerKey) -> WhatsAppConversation:
     business, wa_id, user_id = key
+    conversation = WhatsAppConversation(
+        business_phone_number_id=business, phone_number=wa_id, user_id=user_id
+    )
     try:
         with transaction.atomic():
-            return WhatsAppConversation.objects.create(
-                business_phone_number_id=business, phone_number=wa_id, user_id=user_id
-            )
+            conversation.save(force_insert=True)
+            return conversation
     except IntegrityError:
         # Another transaction created it first; insert-and-catch, never check-then-insert.
         found = _find(key)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from django.db import transaction
 
 from store import jobs
-from store.actions.conversations import CustomerKey, lock_conversations
+from store.actions.conversations import CustomerKey, lock_conversations, make_key
+from store.columns import clip_to_columns, column_length
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
 from store.models import (
@@ -31,7 +32,7 @@ MEDIA_DOWNLOAD_JOB = "media.download"
 
 
 def customer_key(business_id: str, customer: CustomerRecord) -> CustomerKey:
-    return (business_id, customer.wa_id or None, customer.user_id or None)
+    return make_key(business_id, customer.wa_id or None, customer.user_id or None)
 
 
 def record_webhook_error(webhook_event_id: int, error: str) -> None:
@@ -65,8 +66,8 @@ def _status_key(status: StatusRecord) -> CustomerKey:
     recipient = status.recipient_id or None
     # A recipient id is a wa_id (digits) or, since 2026, a BSUID.
     if recipient and not recipient.isdigit():
-        return (status.business.phone_number_id, None, recipient)
-    return (status.business.phone_number_id, recipient, None)
+        return make_key(status.business.phone_number_id, None, recipient)
+    return make_key(status.business.phone_number_id, recipient, None)
 
 
 def _record_businesses(batch: IngestBatch) -> None:
@@ -103,6 +104,7 @@ class _BatchRecorder:
             "user_id": customer.user_id,
         }
         for field, value in fields.items():
+            value = value[: column_length(WhatsAppConversation, field)] if value else value
             if value and getattr(conversation, field) != value and self._may_fill(conversation, field, value):
                 setattr(conversation, field, value)
                 self.changed[conversation.pk] = conversation
@@ -253,7 +255,7 @@ class _BatchRecorder:
 
 def _new_message(record: MessageRecord, conversation: WhatsAppConversation) -> WhatsAppMessage:
     inbound = record.direction == "inbound"
-    return WhatsAppMessage(
+    message = WhatsAppMessage(
         message_id=record.wamid,
         conversation=conversation,
         direction=record.direction,
@@ -282,10 +284,12 @@ def _new_message(record: MessageRecord, conversation: WhatsAppConversation) -> W
         read_at=record.timestamp if inbound and record.change is not None else None,
         raw=dict(record.raw),
     )
+    clip_to_columns(message)
+    return message
 
 
 def _status_row(record: StatusRecord, message: WhatsAppMessage | None) -> WhatsAppMessageStatus:
-    return WhatsAppMessageStatus(
+    row = WhatsAppMessageStatus(
         message=message,
         wamid=record.wamid,
         status=record.status,
@@ -303,6 +307,8 @@ def _status_row(record: StatusRecord, message: WhatsAppMessage | None) -> WhatsA
         errors=list(record.errors),
         raw=dict(record.raw),
     )
+    clip_to_columns(row)
+    return row
 
 
 def _apply_status(message: WhatsAppMessage, status: WhatsAppMessageStatus) -> bool:

@@ -175,3 +175,18 @@ def test_record_batch_inbound_media_queues_one_download_job() -> None:
     assert message.media_status == "pending"
     job = Job.objects.get()
     assert (job.kind, job.payload) == ("media.download", {"message_id": message.pk})
+
+
+def test_record_batch_oversized_values_are_cut_not_fatal() -> None:
+    huge = inbound(
+        wa_id="1" * 60, name="N" * 1000, message_type="x" * 300, error_code=2**40, location_name="L" * 5000
+    )
+    record_batch(batch(huge))
+    record_batch(batch(inbound(wa_id="1" * 60, name="N" * 1000)))
+    message = WhatsAppMessage.objects.order_by("pk").first()
+    assert message is not None
+    assert len(message.message_type) == 64
+    assert message.error_code is None
+    conversation = WhatsAppConversation.objects.get()
+    assert conversation.message_count == 2
+    assert len(conversation.contact_name) == 256

@@ -1,0 +1,105 @@
+"""Runs durable jobs (store/jobs.py): in the server process by default, or alone with `run_worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from store import jobs
+from store.models import Job
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Job], Awaitable[None]]
+LEASE = timedelta(minutes=2)
+
+
+class RetryLater(Exception):
+    """A transient failure: run the job again after `delay` (or the queue's backoff)."""
+
+    def __init__(self, reason: str, delay: timedelta | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class PermanentFailure(Exception):
+    """The job can never succeed; it is marked failed with this reason."""
+
+
+class Worker:
+    """Claims due jobs and runs up to `concurrency` of them at a time."""
+
+    def __init__(
+        self, handlers: Mapping[str, Handler], *, concurrency: int = 4, idle_seconds: float = 0.5
+    ) -> None:
+        self.handlers = dict(handlers)
+        self.slots = asyncio.Semaphore(concurrency)
+        self.idle_seconds = idle_seconds
+        self.stopping = asyncio.Event()
+        self.running: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        kinds = list(self.handlers)
+        while not self.stopping.is_set():
+            await self.slots.acquire()
+            try:
+                job = await sync_to_async(jobs.claim_next)(kinds, LEASE)
+            except Exception:
+                self.slots.release()
+                logger.warning("job queue unavailable; retrying", exc_info=True)
+                await self._idle(5.0)
+                continue
+            if job is None:
+                self.slots.release()
+                await sync_to_async(close_old_connections)()
+                await self._idle(self.idle_seconds)
+                continue
+            task = asyncio.create_task(self._run_one(job))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+        if self.running:
+            await asyncio.wait(self.running, timeout=30)
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _run_one(self, job: Job) -> None:
+        try:
+            await self.handlers[job.kind](job)
+        except RetryLater as retry:
+            logger.info("job %s %s will retry: %s", job.kind, job.pk, retry)
+            await sync_to_async(jobs.retry_later)(job, str(retry), retry.delay)
+        except PermanentFailure as failure:
+            logger.warning("job %s %s failed: %s", job.kind, job.pk, failure)
+            await sync_to_async(jobs.fail)(job, str(failure))
+        except Exception as error:
+            logger.exception("job %s %s raised", job.kind, job.pk)
+            await sync_to_async(jobs.retry_later)(job, f"{type(error).__name__}: {error}")
+        else:
+            await sync_to_async(jobs.complete)(job)
+        finally:
+            self.slots.release()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+_in_process: asyncio.Task[None] | None = None
+
+
+def ensure_worker_started() -> None:
+    """Start this server process's worker on first use (daphne runs no lifespan events)."""
+    global _in_process
+    if settings.HUB_WORKER == "external" or (_in_process is not None and not _in_process.done()):
+        return
+    from outbound.handlers import HANDLERS
+
+    _in_process = asyncio.get_running_loop().create_task(Worker(HANDLERS).run())
