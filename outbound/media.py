@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -38,10 +38,11 @@ async def download_media_job(job: Job) -> None:
         await _give_up(message, str(refused))
     except GraphError as error:
         if not error.retryable:
-            await _give_up(message, f"Graph API error {error.code}: {error.title}")
+            await _give_up(message, str(error))
         if job.attempts >= job.max_attempts:
-            await _give_up(message, f"Graph API error {error.code} after {job.attempts} attempts")
-        raise RetryLater(f"Graph API error {error.code}") from error
+            await _give_up(message, f"{error} (after {job.attempts} attempts)")
+        delay = timedelta(seconds=error.retry_after) if error.retry_after else None
+        raise RetryLater(str(error), delay) from error
 
 
 async def _give_up(message: WhatsAppMessage, reason: str) -> None:
