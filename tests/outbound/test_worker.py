@@ -15,13 +15,14 @@ from store.models import Job, JobState
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
-async def run_until_idle(worker: Worker, timeout: float = 10.0) -> None:
+async def run_until_idle(worker: Worker, seconds: float = 10.0) -> None:
     task = asyncio.create_task(worker.run())
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await sync_to_async(jobs.queue_depth)() and asyncio.get_running_loop().time() < deadline:
+    deadline = asyncio.get_running_loop().time() + seconds
+    # The queue lives in the database: there is no event to wait on, so poll it.
+    while await sync_to_async(jobs.queue_depth)() and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     worker.stop()
-    await asyncio.wait_for(task, timeout)
+    await asyncio.wait_for(task, seconds)
 
 
 async def test_worker_jobs_queued_before_start_all_run_once() -> None:
