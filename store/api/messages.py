@@ -1,0 +1,45 @@
+"""Message history: the newest-first list with its filters, and one message with raw and statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from store import queries
+from store.api.pagination import next_url
+from store.api.schemas import ERRORS, MessageDetailOut, MessagePage, MessageQuery
+from store.api.security import principal_of
+from store.events import message_detail_json, message_json
+
+router = Router(tags=["messages"])
+
+
+@router.get("/messages/", response={200: MessagePage, **ERRORS}, operation_id="list_messages")
+def list_messages(request: HttpRequest, filters: Query[MessageQuery]) -> dict[str, Any]:
+    """Messages newest first by (timestamp, id), both directions, in pages linked by `next`."""
+    scope = principal_of(request).scope
+    found = queries.MessageFilter(
+        phone=filters.phone,
+        business=filters.business,
+        conversation=filters.conversation,
+        message_type=filters.type,
+        direction=filters.direction,
+        status=filters.status,
+        since=filters.since,
+        until=filters.until,
+        q=filters.q,
+    )
+    page = queries.list_messages(scope, found, limit=filters.limit, cursor=filters.cursor)
+    return {
+        "results": [message_json(m) for m in page.items],
+        "next": next_url(request, page.next_cursor, queries.page_size(filters.limit)),
+    }
+
+
+@router.get("/messages/{message_id}/", response={200: MessageDetailOut, **ERRORS}, operation_id="get_message")
+def get_message(request: HttpRequest, message_id: int) -> dict[str, Any]:
+    """One message by its hub `id` (not the wamid), with `raw` and its status history."""
+    message = queries.get_message(principal_of(request).scope, message_id)
+    return message_detail_json(message, list(message.statuses.all()))

@@ -1,0 +1,176 @@
+"""Request and response schemas of the REST API; the response ones mirror `store.events` (tested)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict, field_validator
+
+from store.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+LIMIT_DESCRIPTION = f"Page size, default {DEFAULT_PAGE_SIZE}; larger values are capped at {MAX_PAGE_SIZE}."
+CURSOR_DESCRIPTION = "Where to continue: copy it from `next`."
+
+
+class _AwareTimes(Schema):
+    @field_validator("since", "until", check_fields=False)
+    @classmethod
+    def _utc_if_naive(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class MessageQuery(_AwareTimes):
+    phone: str | None = Field(
+        None, description="The conversation's customer, wa_id or BSUID; both directions."
+    )
+    business: str | None = Field(None, description="Business phone_number_id.")
+    conversation: int | None = Field(None, description="Conversation id.")
+    type: str | None = Field(None, description="message_type, Meta's `type` (text, image, interactive, ...).")
+    direction: Literal["inbound", "outbound"] | None = None
+    status: str | None = None
+    since: datetime | None = Field(None, description="ISO 8601; messages at or after it (UTC if no offset).")
+    until: datetime | None = Field(None, description="ISO 8601; messages before it (UTC if no offset).")
+    q: str | None = Field(None, description="Text to find in text_body or caption, any case.")
+    cursor: str | None = Field(None, description=CURSOR_DESCRIPTION)
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, description=LIMIT_DESCRIPTION)
+
+
+class ConversationQuery(Schema):
+    unread: bool | None = Field(None, description="true: unread_count > 0; false: unread_count = 0.")
+    q: str | None = Field(None, description="Text to find in contact_name, phone_number, user_id, username.")
+    business: str | None = Field(None, description="Business phone_number_id.")
+    cursor: str | None = Field(None, description=CURSOR_DESCRIPTION)
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, description=LIMIT_DESCRIPTION)
+
+
+class BusinessQuery(Schema):
+    business: str | None = Field(
+        None, description="Business phone_number_id; without it, the customer's most recently active one."
+    )
+
+
+class NotesIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    notes: str = Field(max_length=20_000)
+
+
+class MarkReadIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    phone_number: str | None = Field(None, description="The customer's wa_id or BSUID.")
+    business: str | None = Field(None, description="With phone_number: which business number's conversation.")
+    message_ids: list[int | str] | None = Field(
+        None, description="Hub ids (integers) or wamids (strings).", min_length=1
+    )
+
+
+class ErrorOut(Schema):
+    error: str
+    detail: str
+
+
+class StatusOut(Schema):
+    status: str
+    timestamp: str | None
+    recipient_id: str
+    conversation_id: str
+    conversation_origin: str
+    pricing_billable: bool | None
+    pricing_model: str
+    pricing_category: str
+    biz_opaque_callback_data: str
+    errors: list[Any]
+
+
+class MessageOut(Schema):
+    """`store.events.MessageJSON`."""
+
+    id: int
+    conversation_id: int
+    message_id: str
+    direction: str
+    from_number: str
+    to_number: str
+    from_name: str
+    message_type: str
+    text_body: str
+    caption: str
+    media_id: str
+    media_url: str | None
+    media_mime_type: str
+    media_filename: str
+    media_status: str | None
+    latitude: float | None
+    longitude: float | None
+    location_name: str
+    location_address: str
+    interactive_id: str
+    reply_to: str
+    timestamp: str
+    status: str
+    error_code: int | None
+    error_title: str
+    read_at: str | None
+    edited_at: str | None
+    revoked_at: str | None
+    notes: str
+
+
+class MessageDetailOut(MessageOut):
+    """`store.events.message_detail_json`."""
+
+    raw: dict[str, Any]
+    statuses: list[StatusOut]
+
+
+class ConversationOut(Schema):
+    """`store.events.ConversationJSON`."""
+
+    id: int
+    business_phone_number_id: str
+    phone_number: str | None
+    user_id: str | None
+    username: str
+    contact_name: str
+    message_count: int
+    unread_count: int
+    last_message_at: str | None
+    last_inbound_at: str | None
+    last_message_preview: str
+    window_open: bool
+    notes: str
+
+
+class MessagePage(Schema):
+    results: list[MessageOut]
+    next: str | None = Field(description="Absolute URL of the next page; null on the last one.")
+
+
+class ConversationPage(Schema):
+    results: list[ConversationOut]
+    next: str | None = Field(description="Absolute URL of the next page; null on the last one.")
+
+
+class MarkReadOut(Schema):
+    marked: int = Field(description="How many messages got read_at now.")
+    conversation: ConversationOut | None = Field(description="Null when message_ids spanned several.")
+
+
+class ReadyOut(Schema):
+    status: Literal["ready"]
+    checks: dict[str, str]
+
+
+class NotReadyOut(Schema):
+    status: Literal["not_ready"]
+    checks: dict[str, str]
+    error: str
+    detail: str
+
+
+ERRORS: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}

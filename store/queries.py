@@ -1,0 +1,209 @@
+"""The read side: messages and conversations a scope may see, in keyset-paginated pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, Literal, TypeVar
+
+from django.db.models import F, Q, QuerySet
+
+from store.actions.conversations import customer_filter
+from store.auth import TokenScope
+from store.errors import Forbidden, InvalidRequest, NotFound
+from store.models import WhatsAppConversation, WhatsAppMessage
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+CursorKind = Literal["m", "c"]
+T = TypeVar("T")
+
+# Columns no list needs: the raw object is for the detail view only.
+LIST_DEFERRED = ("raw", "media_sha256", "received_at")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageFilter:
+    phone: str | None = None
+    business: str | None = None
+    conversation: int | None = None
+    message_type: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationFilter:
+    unread: bool | None = None
+    q: str | None = None
+    business: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def invalid_cursor() -> InvalidRequest:
+    return InvalidRequest("The cursor is not one this API handed out.", code="invalid_cursor")
+
+
+def encode_cursor(kind: CursorKind, position: datetime | None, pk: int) -> str:
+    """An opaque position after (`position`, `pk`) in a list of `kind`."""
+    text = f"{kind}|{position.astimezone(UTC).isoformat() if position else ''}|{pk}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: CursorKind, cursor: str) -> tuple[datetime | None, int]:
+    """The position `encode_cursor` wrote; raises `invalid_cursor` for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        found_kind, position_text, pk_text = text.split("|")
+        position = datetime.fromisoformat(position_text) if position_text else None
+        pk = int(pk_text)
+    except (ValueError, UnicodeError, binascii.Error) as error:
+        raise invalid_cursor() from error
+    if found_kind != kind or pk < 1 or (position is not None and position.tzinfo is None):
+        raise invalid_cursor()
+    return position, pk
+
+
+def page_size(limit: int | None) -> int:
+    """`limit` capped at MAX_PAGE_SIZE; below 1 is an error."""
+    if limit is None:
+        return DEFAULT_PAGE_SIZE
+    if limit < 1:
+        raise InvalidRequest("limit must be at least 1.")
+    return min(limit, MAX_PAGE_SIZE)
+
+
+def list_messages(
+    scope: TokenScope, filters: MessageFilter, *, limit: int | None = None, cursor: str | None = None
+) -> Page[WhatsAppMessage]:
+    """Messages newest first by (timestamp, id)."""
+    size = page_size(limit)
+    position = decode_cursor("m", cursor) if cursor else None
+    messages = _filter_messages(scope, filters)
+    if messages is None:
+        return Page([], None)
+    if position is not None:
+        timestamp, pk = position
+        if timestamp is None:
+            raise invalid_cursor()
+        # The redundant `timestamp <= t` gives the planner an index range on (timestamp, id).
+        messages = messages.filter(Q(timestamp__lt=timestamp) | Q(pk__lt=pk), timestamp__lte=timestamp)
+    rows = list(messages.order_by("-timestamp", "-id")[: size + 1])
+    if len(rows) <= size:
+        return Page(rows, None)
+    last = rows[size - 1]
+    return Page(rows[:size], encode_cursor("m", last.timestamp, last.pk))
+
+
+def _filter_messages(scope: TokenScope, filters: MessageFilter) -> QuerySet[WhatsAppMessage] | None:
+    messages = WhatsAppMessage.objects.defer(*LIST_DEFERRED).filter(
+        scope.conversation_filter("conversation__")
+    )
+    if filters.phone:
+        # Resolved first so that one customer's page walks the (conversation, timestamp, id) index.
+        ids = list(
+            WhatsAppConversation.objects.filter(customer_filter(filters.business, filters.phone)).values_list(
+                "pk", flat=True
+            )
+        )
+        if not ids:
+            return None
+        messages = messages.filter(conversation_id__in=ids)
+    elif filters.business:
+        messages = messages.filter(conversation__business_phone_number_id=filters.business)
+    if filters.conversation is not None:
+        messages = messages.filter(conversation_id=filters.conversation)
+    if filters.message_type:
+        messages = messages.filter(message_type=filters.message_type)
+    if filters.direction:
+        messages = messages.filter(direction=filters.direction)
+    if filters.status:
+        messages = messages.filter(status=filters.status)
+    if filters.since is not None:
+        messages = messages.filter(timestamp__gte=filters.since)
+    if filters.until is not None:
+        messages = messages.filter(timestamp__lt=filters.until)
+    if filters.q:
+        messages = messages.filter(Q(text_body__icontains=filters.q) | Q(caption__icontains=filters.q))
+    return messages
+
+
+def list_conversations(
+    scope: TokenScope, filters: ConversationFilter, *, limit: int | None = None, cursor: str | None = None
+) -> Page[WhatsAppConversation]:
+    """Conversations by last_message_at, newest first, those without messages last, then by id."""
+    size = page_size(limit)
+    position = decode_cursor("c", cursor) if cursor else None
+    conversations = WhatsAppConversation.objects.filter(scope.conversation_filter())
+    if filters.business:
+        conversations = conversations.filter(business_phone_number_id=filters.business)
+    if filters.unread is True:
+        conversations = conversations.filter(unread_count__gt=0)
+    elif filters.unread is False:
+        conversations = conversations.filter(unread_count=0)
+    if filters.q:
+        conversations = conversations.filter(
+            Q(contact_name__icontains=filters.q)
+            | Q(phone_number__icontains=filters.q)
+            | Q(user_id__icontains=filters.q)
+            | Q(username__icontains=filters.q)
+        )
+    if position is not None:
+        last_at, pk = position
+        if last_at is None:
+            conversations = conversations.filter(last_message_at__isnull=True, pk__lt=pk)
+        else:
+            conversations = conversations.filter(
+                Q(last_message_at__lt=last_at)
+                | Q(last_message_at=last_at, pk__lt=pk)
+                | Q(last_message_at__isnull=True)
+            )
+    rows = list(conversations.order_by(*_RECENT_FIRST)[: size + 1])
+    if len(rows) <= size:
+        return Page(rows, None)
+    last = rows[size - 1]
+    return Page(rows[:size], encode_cursor("c", last.last_message_at, last.pk))
+
+
+_RECENT_FIRST = (F("last_message_at").desc(nulls_last=True), F("id").desc())
+
+
+def get_message(scope: TokenScope, message_id: int) -> WhatsAppMessage:
+    """One message by hub id, with its conversation and status history prefetched."""
+    message = (
+        WhatsAppMessage.objects.select_related("conversation")
+        .prefetch_related("statuses")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        raise NotFound(f"No message has id {message_id}.")
+    if not scope.allows_conversation(message.conversation):
+        raise Forbidden("This message is outside the token's scope.")
+    return message
+
+
+def get_conversation(scope: TokenScope, customer: str, business: str | None = None) -> WhatsAppConversation:
+    """The conversation of `customer` (wa_id or BSUID) with `business`, else the most recently active one.
+
+    When the customer wrote to several business numbers, a scoped token gets the most recent one it may
+    see; Forbidden only when the customer exists but none of their conversations is in scope.
+    """
+    candidates = WhatsAppConversation.objects.filter(customer_filter(business, customer))
+    found = candidates.filter(scope.conversation_filter()).order_by(*_RECENT_FIRST).first()
+    if found is not None:
+        return found
+    if candidates.exists():
+        raise Forbidden("This conversation is outside the token's scope.")
+    raise NotFound(f"No conversation with customer {customer}" + (f" on {business}." if business else "."))
