@@ -24,7 +24,9 @@ async def post_all(base: str, bodies: list[bytes], concurrency: int) -> list[int
 
         async def post(body: bytes) -> int:
             async with gate:
-                response = await client.post("/api/whatsapp/webhook/", content=body, headers=signed_headers(body))
+                response = await client.post(
+                    "/api/whatsapp/webhook/", content=body, headers=signed_headers(body)
+                )
                 return response.status_code
 
         return await asyncio.gather(*(post(body) for body in bodies))
@@ -54,5 +56,9 @@ def test_parallel_posts_same_conversation_counters_exact() -> None:
     conversation = WhatsAppConversation.objects.get()
     assert (conversation.message_count, conversation.unread_count) == (unique, unique)
     assert conversation.last_message_preview == f"message {unique - 1}"
-    assert set(WhatsAppMessageStatus.objects.values_list("status", flat=True)) == {"sent", "delivered", "read"}
+    assert set(WhatsAppMessageStatus.objects.values_list("status", flat=True)) == {
+        "sent",
+        "delivered",
+        "read",
+    }
     assert WhatsAppMessageStatus.objects.count() == 3

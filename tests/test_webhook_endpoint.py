@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -126,13 +127,13 @@ def test_post_over_size_limit_is_413_before_reading() -> None:
         assert response.status_code == 413
         assert response.json()["error"] == "payload_too_large"
 
-        def chunks() -> object:
+        def chunks() -> Iterator[bytes]:
             for _ in range(5):
                 yield b" " * (1024 * 1024)
 
         streamed = httpx.post(
             base + URL, content=chunks(), headers={"X-Hub-Signature-256": "sha256=00"}, timeout=30
-        )  # type: ignore[arg-type]
+        )
         assert streamed.status_code == 413
     assert WebhookEvent.objects.count() == 0
 
