@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "hub.observability.RequestIdMiddleware",
     # Probes come by pod IP: health and readiness answer whatever the Host header says.
     "store.api.probes.probe_host_middleware",
     "django.middleware.security.SecurityMiddleware",
@@ -187,11 +188,23 @@ X_FRAME_OPTIONS = "DENY"
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "hub.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "hub.observability.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env_str("HUB_LOG_FORMAT", "plain" if DEBUG else "json"),
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("HUB_LOG_LEVEL", "INFO")},
     "loggers": {
         # Daphne's access log would print `?token=` query strings; the hub logs requests itself.
         "django.channels.server": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; Graph API URLs are fine, but keep the noise down.
+        "httpx": {"level": "WARNING"},
     },
 }
