@@ -11,8 +11,21 @@ from django.core.asgi import get_asgi_application
 # Django must be set up before anything imports models (consumers do).
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
 
 from hub.limits import BodySizeLimit  # noqa: E402
+from outbound.worker import StartsWorker  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter({"http": BodySizeLimit(django_asgi_app)})
+# No AllowedHostsOriginValidator: native clients send no Origin. realtime/auth.py checks the Origin only
+# for session-cookie auth, and the session's user is loaded only then.
+# Daphne runs no lifespan events: the in-process job worker starts with the first request or socket.
+application = StartsWorker(
+    ProtocolTypeRouter(
+        {
+            "http": BodySizeLimit(django_asgi_app),
+            "websocket": SessionMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        }
+    )
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -39,6 +40,17 @@ WEBHOOK_MAX_BODY_BYTES = env_int("HUB_WEBHOOK_MAX_BODY_BYTES", 4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 HUB_WORKER = env_str("HUB_WORKER", "inprocess")
+# The function behind POST /api/whatsapp/messages/ and the socket's `send` frame: named here so that the
+# store (the ground floor) reaches the outbound side without importing it.
+HUB_SENDER = "outbound.send.send_message_for"
+
+# Auto-replies (outbound/autoreply.py); each text unset means that rule is off.
+HUB_AUTOREPLY_FIRST_CONTACT = env_optional("HUB_AUTOREPLY_FIRST_CONTACT")
+HUB_AUTOREPLY_OUT_OF_HOURS = env_optional("HUB_AUTOREPLY_OUT_OF_HOURS")
+HUB_AUTOREPLY_CALL = env_optional("HUB_AUTOREPLY_CALL")
+# e.g. "mon-fri 09:00-17:00, sat 10:00-13:00"; unset means always open (no out-of-hours replies).
+HUB_BUSINESS_HOURS = env_optional("HUB_BUSINESS_HOURS")
+HUB_BUSINESS_TIMEZONE = env_str("HUB_BUSINESS_TIMEZONE", "UTC")
 HUB_EVENT_RETENTION_DAYS = env_int("HUB_EVENT_RETENTION_DAYS", 7)
 
 INSTALLED_APPS = [
@@ -139,18 +151,22 @@ if REDIS_URL is None:
     }
 else:
     # Redis pub/sub, measured against RedisChannelLayer with bench/layer_choice.py (5,000 one-event
-    # batches to `inbox`, 2 receiving processes, one Redis, 2 cores):
-    #   pubsub: 1,987 publishes/s, 3,361 deliveries/s, p50 5.9 ms  (8 publishers: 1,550/s, p50 36 ms)
-    #   core:     376 publishes/s,   654 deliveries/s, p50 800 ms  (8 publishers:   677/s, p50 4.1 s)
+    # batches to `inbox`, 2 receiving processes, one Redis, 2 shared cores; two runs):
+    #   pubsub: 2,000-3,700 publishes/s, 3,400-7,200 deliveries/s, p50 4-6 ms, p99 170-560 ms
+    #   core:     380 publishes/s,         650-700 deliveries/s,   p50 0.8-1.3 s (receivers fall behind)
+    #   with 8 concurrent publishers: pubsub 1,550-3,400/s, p50 36-53 ms; core 680-850/s, p50 1.8-4.1 s
     # Pub/sub also suits the fan-out's shape: nothing is queued in Redis for a process that died (its
     # subscription ends with its connection), where the list-based layer keeps filling a dead member's
     # list until group_expiry. It has no capacity, expiry or group_expiry settings: the bounds live in
     # the fan-out (1,000 frames per socket, 10,000 batches per process), a message sent while Redis is
     # unreachable is lost and read back from the log, and redis-py re-subscribes after a reconnect.
+    # Pub/sub channel names ignore Redis's database number, so the prefix carries it: two hubs on one
+    # Redis server stay apart when their REDIS_URLs name different databases.
+    _redis_db = urlsplit(REDIS_URL).path.strip("/") or "0"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"hub{_redis_db}"},
         }
     }
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -103,3 +104,15 @@ def ensure_worker_started() -> None:
     from outbound.handlers import HANDLERS
 
     _in_process = asyncio.get_running_loop().create_task(Worker(HANDLERS).run())
+
+
+class StartsWorker:
+    """ASGI wrapper that makes sure this process's worker runs before handing the scope on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            ensure_worker_started()
+        await self.app(scope, receive, send)

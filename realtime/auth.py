@@ -1,0 +1,76 @@
+"""Who is on the other end of a socket.
+
+Credentials, first found wins: `Authorization: Bearer` (native clients, which send no Origin), the
+`bearer, <token>` subprotocol pair (browsers without a session), `?token=`, and last the Django session
+cookie, which counts only when the Origin header names an allowed host: a browser sends the cookie of
+this site along with a handshake that any other page starts (cross-site WebSocket hijacking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.auth import get_user
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+from store.auth import Principal, aauthenticate_token, session_principal
+
+BEARER_SUBPROTOCOL = "bearer"
+
+Scope = Mapping[str, Any]
+
+
+def query_params(scope: Scope) -> dict[str, str]:
+    """The query string's parameters, the last value of each."""
+    raw = scope.get("query_string", b"")
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+    return {key: values[-1] for key, values in parse_qs(text, keep_blank_values=True).items()}
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def offered_subprotocol(scope: Scope) -> str | None:
+    """`bearer` when the client offered it: it must be echoed, or a browser drops the connection."""
+    return BEARER_SUBPROTOCOL if BEARER_SUBPROTOCOL in scope.get("subprotocols", []) else None
+
+
+def find_token(scope: Scope) -> str | None:
+    authorization = header(scope, b"authorization")
+    if authorization is not None:
+        kind, _, value = authorization.strip().partition(" ")
+        if kind.lower() == "bearer":
+            return value.strip()
+    subprotocols = list(scope.get("subprotocols", []))
+    if BEARER_SUBPROTOCOL in subprotocols:
+        others = [p for p in subprotocols if p != BEARER_SUBPROTOCOL]
+        if others:
+            return str(others[0])
+    return query_params(scope).get("token")
+
+
+def origin_allowed(scope: Scope) -> bool:
+    """True when the Origin header names one of ALLOWED_HOSTS (a page of this site)."""
+    origin = header(scope, b"origin")
+    if not origin:
+        return False
+    domain, _port = split_domain_port(urlsplit(origin).netloc)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+async def authenticate_socket(scope: Scope) -> Principal | None:
+    """The principal behind the handshake, or None. A token that fails never falls back to the cookie."""
+    token = find_token(scope)
+    if token is not None:
+        return await aauthenticate_token(token)
+    if "session" not in scope or not origin_allowed(scope):
+        return None
+    user = await get_user(scope)
+    return session_principal(user)
