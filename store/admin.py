@@ -95,7 +95,8 @@ class StatusInline(TabularInline[WhatsAppMessageStatus, WhatsAppMessage]):
     def has_add_permission(self, request: HttpRequest, obj: WhatsAppMessage | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: WhatsAppMessage | None = None) -> bool:
+    # Django passes the parent message; the stubs name the inline's model: accept either.
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
