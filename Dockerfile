@@ -1,0 +1,31 @@
+# The hub's image: daphne serves it, `manage.py run_worker` runs its jobs, `manage.py migrate` prepares
+# the database (docker-compose.yml runs each as its own service).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# The packages named in pyproject.toml's `packages.find`, and the two top-level modules.
+COPY pyproject.toml README.md asgi.py manage.py ./
+COPY hub ./hub
+COPY store ./store
+COPY webhook ./webhook
+COPY realtime ./realtime
+COPY outbound ./outbound
+COPY console ./console
+RUN pip install .
+
+# A user of its own; /data holds media files and collected static files (named volumes in compose).
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin hub \
+    && mkdir -p /data/media /data/static \
+    && chown -R hub:hub /data
+USER hub
+ENV HUB_DATA_DIR=/data \
+    MEDIA_ROOT=/data/media
+
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "asgi:application"]
