@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "webhook",
     "realtime",
     "outbound",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,7 @@
 """URL map of the hub (DESIGN.md section 4)."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from store.api import api
 from webhook.views import webhook
@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/whatsapp/webhook/", webhook, name="whatsapp-webhook"),
     path("api/", api.urls),
+    path("console/", include("console.urls")),
 ]

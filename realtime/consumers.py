@@ -38,8 +38,10 @@ from realtime.protocol import (
 )
 from realtime.replay import REPLAY_BATCH, db_call, get_log_bounds, list_wire_events
 from store.actions.read import mark_read
+from store.actions.send import configured_sender
 from store.auth import Principal
 from store.errors import Forbidden, HubError, NotFound
+from store.metrics import OPEN_SOCKETS, REPLAYED_EVENTS, REPLAYS_SERVED
 from store.queries import get_conversation
 
 logger = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.fanout = get_fanout()
         self.subscriber = Subscriber(subscription)
         await self.fanout.subscribe(self.subscriber)
+        OPEN_SOCKETS.inc()
         try:
             # Read after registering: every event above `bounds.last` reaches the subscriber's queue.
             bounds = await db_call(get_log_bounds)
@@ -135,6 +138,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
     def _leave(self) -> None:
         if self.fanout is not None and self.subscriber is not None:
             self.fanout.unsubscribe(self.subscriber)
+            OPEN_SOCKETS.dec()
         self.subscriber = None
 
     async def _stream(self, cursor: int, replay: bool, where: Q) -> None:
@@ -142,6 +146,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         assert subscriber is not None
         try:
             if replay:
+                REPLAYS_SERVED.inc()
                 cursor = await self._replay(subscriber, cursor, where)
             while not subscriber.overflowed:
                 event = await subscriber.queue.get()
@@ -166,6 +171,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             for event in batch:
                 await self.send(text_data=event["text"])
                 cursor = event["seq"]
+            REPLAYED_EVENTS.inc(len(batch))
             if len(batch) < REPLAY_BATCH:
                 break
         return cursor
@@ -190,10 +196,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         if kind == "mark_read":
             return await self._mark_read(frame)
         if kind == "send":
-            raise FrameError(
-                "Sending over the socket is not available yet; use POST /api/whatsapp/messages/.",
-                "not_supported",
-            )
+            return await self._send(frame)
         raise FrameError(f"Unknown frame type {str(kind)[:40]!r}.")
 
     async def _mark_read(self, frame: dict[str, object]) -> str:
@@ -210,6 +213,21 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
         reply: dict[str, object] = {"type": "mark_read.ok", "marked": result.marked}
         request_id = request_id_of(frame)
+        if request_id is not None:
+            reply["request_id"] = request_id
+        return encode(reply)
+
+    async def _send(self, frame: dict[str, object]) -> str:
+        """The REST send over the socket; the frame's `request_id` doubles as its idempotency key."""
+        assert self.principal is not None
+        request_id = request_id_of(frame)
+        key = str(request_id) if request_id is not None else None
+        outcome = await configured_sender()(self.principal, frame, key)
+        reply: dict[str, object] = (
+            {"type": "send.ok", "message": outcome.message}
+            if outcome.error is None
+            else {"type": "error", **outcome.body()}
+        )
         if request_id is not None:
             reply["request_id"] = request_id
         return encode(reply)

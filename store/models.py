@@ -133,6 +133,9 @@ class WhatsAppMessage(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True, default="")
+    # `<user id>:<Idempotency-Key>` of the send that created it (or an auto-reply's rule key): a retried
+    # request finds its first result instead of sending twice. NULL for everything else.
+    idempotency_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
 
     class Meta:
         verbose_name = "message"

@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from store.events import event_frame
+from store.metrics import BROADCAST_FAILURES
 from store.models import HubEvent
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ async def apublish_events(events: Sequence[HubEvent]) -> None:
             await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
         except Exception:
             # Redis down or the layer full: the log has the events and clients replay them.
+            BROADCAST_FAILURES.inc()
             logger.warning(
                 "broadcast of seq %s-%s to %s failed", events[0].seq, events[-1].seq, group, exc_info=True
             )

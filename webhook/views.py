@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from store.actions.record import record_batch, record_webhook_error
+from store.metrics import WEBHOOK_SECONDS
 from store.models import WebhookEvent
 from webhook.ingest import batch_from_payload
 from webhook.payload import PayloadError, parse_webhook
@@ -34,7 +36,10 @@ async def webhook(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return verify_handshake(request)
     if request.method == "POST":
-        return await receive_update(request)
+        started = time.perf_counter()
+        response = await receive_update(request)
+        WEBHOOK_SECONDS.labels(status=str(response.status_code)).observe(time.perf_counter() - started)
+        return response
     return error_response(405, "method_not_allowed", "Use GET to verify or POST to deliver.")
 
 
@@ -59,7 +64,8 @@ async def receive_update(request: HttpRequest) -> HttpResponse:
     try:
         data = json.loads(body)
         payload = parse_webhook(data)
-    except (ValueError, PayloadError) as error:
+    except (ValueError, RecursionError, PayloadError) as error:
+        # RecursionError: json.loads gives up on deeply nested input (about 1,000 levels); not a 500.
         reason = f"not a WhatsApp webhook body: {error}"
         await sync_to_async(record_webhook_error)(event.pk, reason)
         return error_response(400, "invalid_payload", reason)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.db.models import Count, Q
 
+from store import jobs
 from store.auth import TokenScope
 from store.errors import Forbidden, InvalidRequest, NotFound
 from store.eventlog import PendingEvent, append_events
@@ -17,6 +18,7 @@ from store.models import Direction, WhatsAppConversation, WhatsAppMessage
 from store.queries import LIST_DEFERRED, get_conversation
 
 MAX_MESSAGE_IDS = 1000
+READ_RECEIPT_JOB = "receipt.read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ def mark_read(
         if messages:
             WhatsAppMessage.objects.filter(pk__in=[m.pk for m in messages]).update(read_at=now)
         _log_changes(conversations, messages, now)
+        _enqueue_receipts(conversations, messages)
     only = next(iter(conversations.values())) if len(conversations) == 1 else None
     return MarkReadResult(marked=len(messages), conversation=only)
 
@@ -138,3 +141,29 @@ def _log_changes(
             )
         )
     append_events(pending)
+
+
+def _enqueue_receipts(
+    conversations: dict[int, WhatsAppConversation], messages: list[WhatsAppMessage]
+) -> None:
+    """Queue Meta's read receipt for the newest message marked in each conversation, in this transaction.
+
+    Meta marks that message and every earlier one read, so one receipt per conversation is enough; the
+    dedupe key makes a second mark-read of the same message queue nothing.
+    """
+    newest: dict[int, WhatsAppMessage] = {}
+    for message in messages:
+        best = newest.get(message.conversation_id)
+        if best is None or (message.timestamp, message.pk) > (best.timestamp, best.pk):
+            newest[message.conversation_id] = message
+    jobs.enqueue_many(
+        READ_RECEIPT_JOB,
+        [
+            (
+                {"business": conversations[pk].business_phone_number_id, "wamid": m.message_id},
+                f"receipt:{m.message_id}"[:255],
+            )
+            for pk, m in newest.items()
+            if pk in conversations
+        ],
+    )

@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from django.db import transaction
 
 from store import jobs
+from store.actions.autoreply_rules import enqueue_autoreplies
 from store.actions.conversations import CustomerKey, lock_conversations, make_key
 from store.columns import clip_to_columns, column_length
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
+from store.metrics import DUPLICATES_DROPPED
 from store.models import (
     Direction,
     HubEvent,
@@ -132,6 +134,7 @@ class _BatchRecorder:
         for record, key in zip(records, keys, strict=True):
             conversation = self.conversations.get(key)
             if record.wamid in known or conversation is None:
+                DUPLICATES_DROPPED.labels(kind="message").inc()
                 continue
             known.add(record.wamid)
             if record.direction == "inbound":
@@ -151,6 +154,7 @@ class _BatchRecorder:
                 if m.media_status == MediaStatus.PENDING
             ],
         )
+        enqueue_autoreplies(created)
         for message, (_, conversation) in zip(created, new, strict=True):
             self.pending.append(("message.created", copy.copy(conversation), message))
             self.announced.add(conversation.pk)
@@ -217,6 +221,7 @@ class _BatchRecorder:
         rows = []
         for record in records:
             if (record.wamid, record.status) in known_rows:
+                DUPLICATES_DROPPED.labels(kind="status").inc()
                 continue
             known_rows.add((record.wamid, record.status))
             message = messages.get(record.wamid)

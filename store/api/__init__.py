@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 from ninja import NinjaAPI
 
-from store.api import conversations, messages, operations
+from store.api import conversations, media, messages, operations
 from store.api.errors import install_error_handlers, json_not_allowed, not_found_view
 from store.api.security import BearerAuth, SessionAuth
 
@@ -43,5 +43,6 @@ install_error_handlers(api)
 api.add_router("", operations.router)
 api.add_router("/whatsapp/", messages.router)
 api.add_router("/whatsapp/", conversations.router)
+api.add_router("/whatsapp/", media.router)
 
 __all__ = ["api"]

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router
+from ninja.params.functions import Header
 
 from store import queries
+from store.actions.send import configured_sender
 from store.api.pagination import next_url
-from store.api.schemas import ERRORS, MessageDetailOut, MessagePage, MessageQuery
+from store.api.schemas import (
+    ERRORS,
+    MessageDetailOut,
+    MessagePage,
+    MessageQuery,
+    SendErrorOut,
+    SendIn,
+    SendOut,
+)
 from store.api.security import principal_of
 from store.events import message_detail_json, message_json
 
@@ -43,3 +53,28 @@ def get_message(request: HttpRequest, message_id: int) -> dict[str, Any]:
     """One message by its hub `id` (not the wamid), with `raw` and its status history."""
     message = queries.get_message(principal_of(request).scope, message_id)
     return message_detail_json(message, list(message.statuses.all()))
+
+
+SEND_ERRORS = {status: SendErrorOut for status in (400, 401, 403, 409, 422, 502, 503)}
+
+
+@router.post("/messages/", response={201: SendOut, **SEND_ERRORS}, operation_id="send_message")
+async def send_message(
+    request: HttpRequest,
+    body: SendIn,
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        description="Repeat the same key (per user) to get the first result instead of sending twice.",
+    ),
+) -> JsonResponse:
+    """Send a message to a customer; 201 with it (`sent`, or `pending` while a throttled send is retried).
+
+    A free-form message outside the 24-hour customer service window is refused before anything is sent
+    (409 `outside_customer_service_window`); templates are always allowed. When Meta refuses, the
+    message is kept as `failed` and the answer is the error with Meta's code and a hint.
+    """
+    outcome = await configured_sender()(
+        principal_of(request), body.model_dump(exclude_none=True), idempotency_key
+    )
+    return JsonResponse(outcome.body(), status=outcome.status)

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes; no auth, so that load balancers and orchestrators can call them."""
+"""Liveness and readiness probes (no auth, for load balancers and orchestrators) and metrics (auth)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from collections.abc import Awaitable, Callable
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from store.api.schemas import NotReadyOut, ReadyOut
+from store.jobs import queue_depth
+from store.metrics import JOB_QUEUE_DEPTH, render
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,13 @@ PROBE_MESSAGE = {"type": "hub.ready_probe"}
 def health(request: HttpRequest) -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
+
+
+@router.get("/metrics/", response={200: str}, operation_id="metrics", include_in_schema=True)
+async def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics of the process that answers (scrape each process; any valid token)."""
+    JOB_QUEUE_DEPTH.set(await sync_to_async(queue_depth)())
+    return HttpResponse(render(), content_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/ready/", auth=None, response={200: ReadyOut, 503: NotReadyOut}, operation_id="ready")

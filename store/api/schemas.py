@@ -128,6 +128,40 @@ class MessageDetailOut(MessageOut):
     statuses: list[StatusOut]
 
 
+class SendIn(Schema):
+    """One message to send; exactly one of text, template, media, location, interactive (Meta's shapes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(description="The customer's phone number (international format) or BSUID.")
+    text: str | None = None
+    template: dict[str, Any] | None = Field(
+        None, description='Meta\'s template object: {"name", "language": {"code"}, "components"?}.'
+    )
+    media: dict[str, Any] | None = Field(
+        None,
+        description='{"type": image|video|audio|document|sticker, "link" or "id", "caption"?, "filename"?}.',
+    )
+    location: dict[str, Any] | None = Field(
+        None, description='{"latitude", "longitude", "name"?, "address"?}.'
+    )
+    interactive: dict[str, Any] | None = Field(None, description="Meta's interactive object.")
+    reply_to: int | str | None = Field(None, description="The wamid or hub id of a message to reply to.")
+    business: str | None = Field(
+        None, description="phone_number_id to send from; default: the number the customer wrote to."
+    )
+
+
+class SendOut(Schema):
+    message: MessageOut
+
+
+class SendErrorOut(Schema):
+    error: str
+    detail: str
+    message: MessageOut | None = Field(None, description="The stored message, when Meta refused it.")
+
+
 class ConversationOut(Schema):
     """`store.events.ConversationJSON`."""
 

@@ -41,7 +41,8 @@ def test_openapi_lists_the_endpoints_with_security() -> None:
         "/api/whatsapp/mark-read/",
     }
     assert set(paths["/api/whatsapp/conversations/{customer}/"]) == {"get", "patch"}
-    assert "post" not in paths["/api/whatsapp/messages/"]
+    assert set(paths["/api/whatsapp/messages/"]) == {"get", "post"}
+    assert paths["/api/whatsapp/media/{message_id}/"]["get"]["security"]
     assert "security" not in paths["/api/health/"]["get"]
     assert paths["/api/whatsapp/messages/"]["get"]["security"]
     assert {"BearerAuth", "SessionAuth"} <= set(schema["components"]["securitySchemes"])

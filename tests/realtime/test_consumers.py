@@ -183,7 +183,7 @@ async def test_inbox_ping_answered_with_pong() -> None:
         ("[1, 2]", "invalid_frame"),
         ('{"no": "type"}', "invalid_frame"),
         ('{"type": "dance"}', "invalid_frame"),
-        ('{"type": "send", "request_id": "r1", "to": "1555", "text": "hi"}', "not_supported"),
+        ('{"type": "send", "request_id": "r1", "to": "16505551234"}', "invalid_body"),
         ('{"type": "mark_read"}', "invalid_request"),
         ('{"type": "mark_read", "message_ids": "nope"}', "invalid_request"),
     ],

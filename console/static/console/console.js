@@ -1,0 +1,561 @@
+/* Agent console: conversations and threads from the hub's REST API, kept live over /ws/whatsapp/inbox/.
+ * Every text that comes from a message is set with textContent: bodies are shown, never interpreted. */
+"use strict";
+
+(() => {
+  const config = JSON.parse(document.getElementById("console-config").textContent);
+  const PAGE_SIZE = 50;
+  const MAX_RENDERED = 600; // bubbles kept in the DOM; scrolling further back drops the newest ones
+  const WINDOW_MS = 24 * 60 * 60 * 1000;
+  const PING_MS = 25000;
+  const SILENCE_MS = 60000;
+  const RANK = { pending: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
+  const TICKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" };
+  const MEDIA_TYPES = new Set(["image", "video", "audio", "document", "sticker"]);
+  const PLAIN_TYPES = new Set(["text", "location", ...MEDIA_TYPES]);
+
+  const ui = {};
+  for (const id of ["connection", "conversations", "conversations-status", "thread-empty", "thread-header",
+    "thread-scroll", "older-status", "messages", "jump-latest", "composer", "window-note", "text-form",
+    "text-input", "text-send", "template-toggle", "template-form", "template-name", "template-language",
+    "send-error"]) {
+    ui[id.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
+  }
+
+  const state = {
+    conversations: new Map(), // id -> conversation JSON
+    conversationsNext: null,
+    loadingConversations: false,
+    current: null, // id of the open conversation
+    thread: null, // see newThread()
+    templateMode: false,
+    marking: new Set(), // conversation ids with a mark-read request in flight
+    markAgain: new Set(), // ... and those that got news of unread messages meanwhile
+    loaded: false, // lists fetched; events received before that wait in `held`
+    held: [],
+    loading: Promise.resolve(), // the chain of list fetches, one at a time
+    lastSeq: null,
+    socket: null,
+    attempt: 0,
+    lastFrameAt: 0,
+  };
+
+  /* Helpers. */
+
+  function el(tag, className, text, ...children) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    node.append(...children.filter(Boolean));
+    return node;
+  }
+
+  function link(text, href, className, ...children) {
+    const node = el("a", className, text, ...children);
+    Object.assign(node, { href, target: "_blank", rel: "noopener noreferrer" });
+    return node;
+  }
+
+  function safeUrl(value) {
+    try {
+      const url = new URL(value, window.location.href);
+      return value && (url.protocol === "http:" || url.protocol === "https:") ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function relative(url) {
+    const parsed = url ? new URL(url, window.location.href) : null;
+    return parsed ? parsed.pathname + parsed.search : null; // `next` is absolute; stay on this origin
+  }
+
+  const time = (iso) => (iso ? Date.parse(iso) : 0);
+  const customerKey = (c) => c.phone_number || c.user_id;
+  const displayName = (c) => c.contact_name || c.phone_number || c.username || c.user_id || `#${c.id}`;
+  const windowOpen = (c) => Boolean(c.window_open) && Date.now() - time(c.last_inbound_at) < WINDOW_MS;
+
+  function formatWhen(iso, withTime) {
+    if (!iso) return "";
+    const date = new Date(iso);
+    const clock = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (new Date().toDateString() === date.toDateString()) return clock;
+    const day = date.toLocaleDateString([], { month: "short", day: "numeric" });
+    return withTime ? `${day} ${clock}` : day;
+  }
+
+  function randomKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID(); // secure contexts only
+    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  }
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : config.csrf_token;
+  }
+
+  function showConnection(text, kind) {
+    ui.connection.textContent = text;
+    ui.connection.dataset.state = kind;
+  }
+
+  async function api(path, { method = "GET", body, headers = {} } = {}) {
+    const options = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+    if (body !== undefined) {
+      Object.assign(options.headers, { "Content-Type": "application/json", "X-CSRFToken": csrfToken() });
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, options);
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 401) showConnection("signed out: reload the page to sign in", "down");
+    if (!response.ok) {
+      throw Object.assign(new Error(data.detail || `The hub answered ${response.status}.`), { code: data.error });
+    }
+    return data;
+  }
+
+  /* The conversation list. */
+
+  function renderConversation(c) {
+    const button = el("button", c.id === state.current ? "conversation active" : "conversation", null,
+      el("span", "row", null, el("span", "name", displayName(c)), el("time", "when", formatWhen(c.last_message_at))),
+      el("span", "row", null, el("span", "preview", c.last_message_preview),
+        c.unread_count > 0 && el("span", "badge", c.unread_count)));
+    button.type = "button";
+    button.dataset.conversationId = c.id;
+    return el("li", "", null, button);
+  }
+
+  function renderConversations() {
+    const byRecency = (a, b) => time(b.last_message_at) - time(a.last_message_at) || b.id - a.id;
+    const sorted = [...state.conversations.values()].sort(byRecency);
+    ui.conversations.replaceChildren(...sorted.map(renderConversation));
+    ui.conversationsStatus.textContent = state.loadingConversations ? "Loading conversations…"
+      : !sorted.length ? "No conversations yet." : state.conversationsNext ? "Scroll for more." : "";
+  }
+
+  async function loadConversations(url, replace) {
+    state.loadingConversations = true;
+    try {
+      const data = await api(url);
+      if (replace) state.conversations.clear();
+      for (const c of data.results) {
+        // A conversation already known from a live event is at least as fresh as this page.
+        if (!state.conversations.has(c.id)) state.conversations.set(c.id, c);
+      }
+      state.conversationsNext = relative(data.next);
+    } finally {
+      state.loadingConversations = false;
+      renderConversations();
+    }
+  }
+
+  function applyConversation(c) {
+    state.conversations.set(c.id, c);
+    renderConversations();
+    if (c.id !== state.current) return;
+    renderThreadChrome();
+    if (c.unread_count > 0 && !document.hidden) markRead(c);
+  }
+
+  function markRead(c) {
+    if (!c || c.unread_count === 0) return;
+    // A message that arrives while a request is in flight may be newer than what it marks: ask again.
+    if (state.marking.has(c.id)) state.markAgain.add(c.id);
+    else postMarkRead(c);
+  }
+
+  async function postMarkRead(c) {
+    state.marking.add(c.id);
+    try {
+      const body = { phone_number: customerKey(c), business: c.business_phone_number_id };
+      const data = await api(`${config.api}mark-read/`, { method: "POST", body });
+      if (data.conversation) applyConversation(data.conversation);
+    } catch (error) {
+      console.warn("mark-read failed:", error.message);
+    } finally {
+      state.marking.delete(c.id);
+      if (state.markAgain.delete(c.id) && c.id === state.current) postMarkRead(c);
+    }
+  }
+
+  /* The open thread: header, composer and messages. */
+
+  function renderThreadChrome() {
+    const c = state.conversations.get(state.current);
+    ui.composer.hidden = !c;
+    if (!c) return;
+    const open = windowOpen(c);
+    const details = [c.phone_number, c.username && `@${c.username}`, `business ${c.business_phone_number_id}`];
+    ui.threadHeader.replaceChildren(el("h2", "", displayName(c)),
+      el("span", "details", details.filter(Boolean).join(" · ")),
+      el("span", open ? "window open" : "window closed", open ? "24-hour window open" : "window closed"));
+    ui.textInput.disabled = ui.textSend.disabled = !open;
+    ui.windowNote.hidden = open;
+    ui.templateForm.hidden = open && !state.templateMode;
+  }
+
+  function newThread(id) {
+    return { id, items: [], byId: new Map(), byWamid: new Map(), nodes: new Map(), reactions: new Map(),
+      next: null, loading: false, detached: false };
+  }
+
+  const order = (a, b) => time(a.timestamp) - time(b.timestamp) || a.id - b.id;
+
+  function summary(m) {
+    if (m.revoked_at) return "deleted message";
+    return m.text_body || m.caption || m.location_name || m.media_filename || `[${m.message_type}]`;
+  }
+
+  function renderQuote(thread, wamid) {
+    const quoted = thread.byWamid.get(wamid);
+    if (!quoted) return el("blockquote", "quote unknown", "Reply to an earlier message");
+    return el("blockquote", "quote", summary(quoted));
+  }
+
+  function renderMedia(m) {
+    if (m.media_status === "pending") return el("div", "media pending", `${m.message_type}: downloading…`);
+    const url = safeUrl(m.media_url);
+    const why = m.media_status === "failed" ? "download failed" : "not available";
+    if (!url) return el("div", "media missing", `${m.message_type}: ${why}`);
+    if (m.message_type !== "image" && m.message_type !== "sticker") {
+      return link(`📎 ${m.media_filename || `${m.message_type} (${m.media_mime_type || "file"})`}`, url, "media file");
+    }
+    const image = el("img", `media ${m.message_type}`);
+    Object.assign(image, { src: url, alt: m.caption || m.message_type, loading: "lazy" });
+    return link("", url, "media-image", image);
+  }
+
+  function renderLocation(m) {
+    let coordinates = null;
+    if (m.latitude !== null && m.longitude !== null) {
+      const [lat, lon] = [Number(m.latitude), Number(m.longitude)];
+      const href = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`;
+      coordinates = link(`📍 ${lat.toFixed(5)}, ${lon.toFixed(5)}`, href, "coordinates");
+    }
+    return el("div", "location", null, m.location_name && el("strong", "", m.location_name),
+      m.location_address && el("div", "", m.location_address), coordinates);
+  }
+
+  function renderBody(m) {
+    if (m.revoked_at) return el("div", "body", null, el("em", "revoked", "This message was deleted."));
+    return el("div", "body", null,
+      MEDIA_TYPES.has(m.message_type) && renderMedia(m),
+      m.message_type === "location" && renderLocation(m),
+      !PLAIN_TYPES.has(m.message_type) && el("span", "kind", m.message_type),
+      m.text_body && el("div", "text", m.text_body),
+      m.caption && m.caption !== m.text_body && el("div", "text caption", m.caption));
+  }
+
+  function renderTicks(m) {
+    const ticks = el("span", `ticks ${m.status}`, TICKS[m.status] || m.status);
+    ticks.dataset.status = ticks.title = m.status;
+    if (m.status !== "failed") return ticks;
+    return el("span", "failure", null, ticks, el("span", "error", m.error_title || "not delivered"));
+  }
+
+  function renderMessage(thread, m) {
+    const reactions = [...(thread.reactions.get(m.message_id) || new Map()).values()].map((r) => r.emoji);
+    const node = el("article", `message ${m.direction}`, null,
+      m.reply_to && renderQuote(thread, m.reply_to),
+      renderBody(m),
+      reactions.some(Boolean) && el("div", "reactions", reactions.filter(Boolean).join(" ")),
+      el("div", "meta", null, el("time", "", formatWhen(m.timestamp, true)),
+        m.edited_at && !m.revoked_at && el("span", "edited", "edited"),
+        m.direction === "outbound" && renderTicks(m)));
+    node.dataset.id = m.id;
+    node.dataset.wamid = m.message_id;
+    return node;
+  }
+
+  function redraw(thread, m) {
+    const node = renderMessage(thread, m);
+    const old = thread.nodes.get(m.id);
+    thread.nodes.set(m.id, node);
+    if (old) old.replaceWith(node);
+    return node;
+  }
+
+  function keepStatus(old, m) {
+    // Status only moves forward; an event applied after a newer REST answer must not move it back.
+    if (!old || m.direction !== "outbound" || (RANK[m.status] ?? 0) >= (RANK[old.status] ?? 0)) return m;
+    return { ...m, status: old.status, error_code: old.error_code, error_title: old.error_title };
+  }
+
+  function applyReaction(thread, m) {
+    const byFrom = thread.reactions.get(m.reply_to) || new Map();
+    const known = byFrom.get(m.from_number);
+    if (known && order(known, m) > 0) return; // an older reaction of the same person
+    byFrom.set(m.from_number, { emoji: m.text_body, timestamp: m.timestamp, id: m.id });
+    thread.reactions.set(m.reply_to, byFrom);
+    const reacted = thread.byWamid.get(m.reply_to);
+    if (reacted) redraw(thread, reacted);
+  }
+
+  function insertionIndex(items, m) {
+    let [low, high] = [0, items.length];
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (order(items[middle], m) < 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /* Add or update one message of the open thread; `live` ones outside the loaded range are left out. */
+  function applyMessage(m, live) {
+    const thread = state.thread;
+    if (!thread || thread.id !== m.conversation_id) return;
+    if (m.message_type === "reaction") return applyReaction(thread, m);
+    const old = thread.byId.get(m.id);
+    const merged = keepStatus(old, m);
+    if (old) {
+      thread.items[thread.items.indexOf(old)] = merged;
+    } else {
+      const index = insertionIndex(thread.items, merged);
+      const beyondNewest = index === thread.items.length && thread.detached;
+      const beforeOldest = index === 0 && thread.next !== null && thread.items.length > 0;
+      if (live && (beyondNewest || beforeOldest)) return;
+      const following = thread.items[index];
+      thread.items.splice(index, 0, merged);
+      ui.messages.insertBefore(redraw(thread, merged), following ? thread.nodes.get(following.id) : null);
+    }
+    thread.byId.set(merged.id, merged);
+    thread.byWamid.set(merged.message_id, merged);
+    if (old) redraw(thread, merged);
+  }
+
+  function trimNewest(thread) {
+    while (thread.items.length > MAX_RENDERED) {
+      const m = thread.items.pop();
+      thread.nodes.get(m.id).remove();
+      thread.nodes.delete(m.id);
+      thread.byId.delete(m.id);
+      thread.byWamid.delete(m.message_id);
+      thread.detached = true;
+    }
+  }
+
+  const scroller = ui.threadScroll;
+  const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+  const scrollToBottom = () => { scroller.scrollTop = scroller.scrollHeight; };
+
+  function renderOlderStatus(thread, problem) {
+    ui.olderStatus.textContent = problem ? `Could not load messages: ${problem}`
+      : thread.loading ? "Loading messages…"
+        : thread.next ? "Scroll up for older messages." : "Beginning of the conversation.";
+    ui.jumpLatest.hidden = !thread.detached;
+  }
+
+  /* One page of the open thread: the newest (a fresh thread) or the next older one. */
+  async function loadPage(older) {
+    const thread = older ? state.thread : newThread(state.current);
+    if (!thread || thread.loading || (older && !thread.next)) return;
+    if (!older) {
+      state.thread = thread;
+      ui.messages.replaceChildren();
+    }
+    thread.loading = true;
+    renderOlderStatus(thread);
+    let problem = null;
+    try {
+      const newest = `${config.api}messages/?conversation=${thread.id}&limit=${PAGE_SIZE}`;
+      const data = await api(older ? thread.next : newest);
+      if (state.thread !== thread) return;
+      // Keep the view still while a page goes in above it: follow what was the oldest bubble.
+      const anchor = thread.items.length ? thread.nodes.get(thread.items[0].id) : null;
+      const anchorTop = anchor ? anchor.offsetTop : 0;
+      thread.next = relative(data.next);
+      data.results.slice().reverse().forEach((m) => applyMessage(m, false));
+      if (older) trimNewest(thread);
+      if (older && anchor) scroller.scrollTop += anchor.offsetTop - anchorTop;
+      else if (!older) scrollToBottom();
+    } catch (error) {
+      problem = error.message;
+    } finally {
+      thread.loading = false;
+      if (state.thread === thread) renderOlderStatus(thread, problem);
+    }
+    // A first page shorter than the view cannot be scrolled: fetch older ones until it fills.
+    const short = scroller.scrollHeight <= scroller.clientHeight + 200;
+    if (!problem && state.thread === thread && thread.next && short) loadPage(true);
+  }
+
+  async function openConversation(id) {
+    if (!state.conversations.has(id)) return;
+    Object.assign(state, { current: id, templateMode: false });
+    ui.sendError.textContent = "";
+    ui.threadEmpty.hidden = true;
+    ui.threadHeader.hidden = ui.threadScroll.hidden = false;
+    renderConversations();
+    renderThreadChrome();
+    await loadPage(false);
+    markRead(state.conversations.get(id));
+  }
+
+  /* Sending. */
+
+  async function send(content) {
+    const c = state.conversations.get(state.current);
+    if (!c) return false;
+    ui.sendError.textContent = "";
+    try {
+      const data = await api(`${config.api}messages/`, {
+        method: "POST",
+        body: { to: customerKey(c), business: c.business_phone_number_id, ...content },
+        headers: { "Idempotency-Key": randomKey() },
+      });
+      if (state.thread && state.thread.detached) await loadPage(false);
+      applyMessage(data.message, true);
+      scrollToBottom();
+      return true;
+    } catch (error) {
+      if (error.code === "outside_customer_service_window") {
+        state.conversations.set(c.id, { ...c, window_open: false });
+        renderThreadChrome();
+      }
+      ui.sendError.textContent = error.message;
+      return false;
+    }
+  }
+
+  async function submitText(event) {
+    event.preventDefault();
+    const text = ui.textInput.value.trim();
+    if (!text || ui.textSend.disabled) return;
+    ui.textSend.disabled = true;
+    if (await send({ text })) ui.textInput.value = "";
+    renderThreadChrome();
+    ui.textInput.focus();
+  }
+
+  async function submitTemplate(event) {
+    event.preventDefault();
+    const [name, code] = [ui.templateName.value.trim(), ui.templateLanguage.value.trim()];
+    if (name && code && (await send({ template: { name, language: { code } } }))) ui.templateName.value = "";
+  }
+
+  /* Live updates. */
+
+  function applyEvent(frame) {
+    if (frame.conversation) applyConversation(frame.conversation);
+    if (!frame.message) return;
+    const stick = nearBottom();
+    applyMessage(frame.message, true);
+    if (stick && frame.type === "message.created") scrollToBottom();
+  }
+
+  function handleFrame(frame) {
+    state.lastFrameAt = Date.now();
+    if (frame.type === "resync_required") {
+      resync();
+    } else if (typeof frame.seq === "number") {
+      if (state.lastSeq !== null && frame.seq <= state.lastSeq) return;
+      state.lastSeq = frame.seq;
+      if (state.loaded) applyEvent(frame);
+      else state.held.push(frame);
+    } else if (frame.type === "error") {
+      console.warn("socket error frame:", frame.error, frame.detail);
+    }
+  }
+
+  /* Fetch the lists over REST (start, resync); events meanwhile wait and are applied afterwards. */
+  function resync() {
+    state.loaded = false;
+    state.loading = state.loading.then(loadLists);
+  }
+
+  async function loadLists() {
+    try {
+      await loadConversations(`${config.api}conversations/?limit=${PAGE_SIZE}`, true);
+      if (state.current !== null) {
+        renderThreadChrome();
+        await loadPage(false);
+      }
+      state.loaded = true;
+    } catch (error) {
+      ui.conversationsStatus.textContent = `Could not load conversations: ${error.message}`;
+      setTimeout(resync, 5000);
+      return;
+    }
+    state.held.splice(0).forEach(applyEvent);
+  }
+
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const after = state.lastSeq === null ? "" : `?after=${state.lastSeq}`;
+    const socket = new WebSocket(`${scheme}//${window.location.host}${config.inbox}${after}`);
+    let openedAt = 0;
+    state.socket = socket;
+    socket.addEventListener("open", () => {
+      openedAt = state.lastFrameAt = Date.now();
+      showConnection("live", "up");
+      // Without a seq there is nothing to replay from: what the socket now streams follows a fresh read.
+      if (state.lastSeq === null) resync();
+    });
+    socket.addEventListener("message", (event) => {
+      try {
+        handleFrame(JSON.parse(event.data));
+      } catch (error) {
+        console.error("could not apply a frame:", error);
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      if (state.socket === socket) state.socket = null;
+      // A connection that lived a while starts the backoff over; one refused at once keeps growing it.
+      if (openedAt && Date.now() - openedAt > 10000) state.attempt = 0;
+      reconnectLater(event.code);
+    });
+  }
+
+  function reconnectLater(code) {
+    const ceiling = Math.min(30000, 1000 * 2 ** state.attempt);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2); // jitter: many consoles do not return at once
+    state.attempt += 1;
+    const why = code === 4401 ? "signed out: reload the page to sign in" : "connection lost";
+    showConnection(`${why}; retrying in ${Math.ceil(delay / 1000)} s`, "down");
+    setTimeout(connect, delay);
+  }
+
+  function keepAlive() {
+    const socket = state.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - state.lastFrameAt > SILENCE_MS) socket.close(4000, "no answer to pings");
+    else socket.send(JSON.stringify({ type: "ping" }));
+  }
+
+  /* Wiring. */
+
+  const sidebar = ui.conversations.parentElement;
+  ui.conversations.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-conversation-id]");
+    if (button) openConversation(Number(button.dataset.conversationId));
+  });
+  sidebar.addEventListener("scroll", () => {
+    const atEnd = sidebar.scrollHeight - sidebar.scrollTop - sidebar.clientHeight < 200;
+    if (atEnd && state.conversationsNext && !state.loadingConversations) {
+      loadConversations(state.conversationsNext, false).catch((error) => console.warn(error.message));
+    }
+  });
+  scroller.addEventListener("scroll", () => scroller.scrollTop < 200 && loadPage(true));
+  ui.jumpLatest.addEventListener("click", () => loadPage(false));
+  ui.textForm.addEventListener("submit", submitText);
+  ui.textInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submitText(event);
+  });
+  ui.templateForm.addEventListener("submit", submitTemplate);
+  ui.templateToggle.addEventListener("click", () => {
+    state.templateMode = !state.templateMode;
+    renderThreadChrome();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) markRead(state.conversations.get(state.current));
+  });
+  // The 24-hour window closes with time alone, without any event.
+  setInterval(() => state.current !== null && renderThreadChrome(), 60000);
+  setInterval(keepAlive, PING_MS);
+
+  connect();
+  // Should the socket not open (a proxy without WebSockets), the lists still load.
+  setTimeout(() => state.lastSeq === null && !state.loaded && resync(), 3000);
+})();

@@ -1,0 +1,179 @@
+"""Sends a message to Meta: store it pending, call the Graph API after commit, record the answer.
+
+REST (`POST /api/whatsapp/messages/`) and the WebSocket `send` frame both call `send_message_for`. A
+throttled or failed-over answer (130429, 131056, 80007, 5xx, a lost connection) keeps the message
+`pending` and hands it to the durable `message.send` job, which retries with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from outbound.error_catalogue import describe_error
+from outbound.graph import GraphError, SendingDisabled, SendResult, graph_client_from_settings
+from outbound.payloads import SendValidationError, build_message, is_free_form
+from outbound.worker import PermanentFailure, RetryLater
+from store import jobs
+from store.actions.send import (
+    SendOutcome,
+    SendRequest,
+    prepare_send,
+    user_idempotency_key,
+)
+from store.actions.send_result import enqueue_send_retry, load_pending, record_send_failed, record_sent
+from store.auth import Principal
+from store.errors import HubError
+from store.events import message_json
+from store.models import Job, MessageStatus, WhatsAppMessage
+
+logger = logging.getLogger(__name__)
+
+# The least wait before a queued retry; Meta's Retry-After or documented delay wins when longer.
+MIN_RETRY_DELAY = timedelta(seconds=2)
+SENDING_DISABLED_DETAIL = (
+    "Sending is disabled on this hub: WHATSAPP_ACCESS_TOKEN is not set. Nothing was stored or sent."
+)
+# Meta errors an agent can fix by changing the message or the recipient (answered 422, not 502).
+_CLIENT_CODES = frozenset(
+    {100, 131008, 131009, 131021, 131026, 131030, 131050, 131051, 131053, 131062, 130472}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One call to Meta for a pending message: the message as recorded, and the error if it was retryable."""
+
+    message: WhatsAppMessage | None
+    retry: GraphError | None = None
+
+
+async def send_message_for(
+    principal: Principal, body: Mapping[str, Any], idempotency_key: str | None
+) -> SendOutcome:
+    """Validate, store, send and record one message for `principal`; never raises for a refused send."""
+    try:
+        request = _request(principal, body, idempotency_key)
+    except SendValidationError as invalid:
+        return SendOutcome(400, error=invalid.code, detail=invalid.detail)
+    except HubError as error:
+        return SendOutcome(error.status, error=error.code, detail=error.detail)
+    if not settings.WHATSAPP_ACCESS_TOKEN:
+        return SendOutcome(503, error="sending_disabled", detail=SENDING_DISABLED_DETAIL)
+    try:
+        prepared = await sync_to_async(prepare_send)(request)
+    except HubError as error:
+        return SendOutcome(error.status, error=error.code, detail=error.detail)
+    if prepared.replay:
+        return outcome_of(prepared.message)
+    attempt = await attempt_send(prepared.message.pk)
+    message = attempt.message or prepared.message
+    if attempt.retry is not None:
+        await sync_to_async(enqueue_send_retry)(message.pk, retry_delay(attempt.retry))
+    return outcome_of(message)
+
+
+def _request(principal: Principal, body: Mapping[str, Any], idempotency_key: str | None) -> SendRequest:
+    if not isinstance(body, Mapping):
+        raise SendValidationError("invalid_body", "The body must be a JSON object.")
+    content = {k: v for k, v in body.items() if k not in ("reply_to", "business", "request_id", "type")}
+    payload = build_message(content)
+    reply_to = body.get("reply_to")
+    if reply_to is not None and (isinstance(reply_to, bool) or not isinstance(reply_to, str | int)):
+        raise SendValidationError("invalid_reply_to", "reply_to must be a wamid or a hub message id.")
+    business = body.get("business")
+    if business is not None and (not isinstance(business, str) or not business.strip()):
+        raise SendValidationError("invalid_business", "business must be a phone_number_id.")
+    return SendRequest(
+        scope=principal.scope,
+        payload=payload,
+        customer=str(payload.get("to") or payload.get("recipient")),
+        business=business.strip() if business else None,
+        reply_to=reply_to,
+        free_form=is_free_form(content),
+        idempotency_key=user_idempotency_key(principal.user.pk, idempotency_key),
+        sender_name=principal.user.get_username(),
+    )
+
+
+async def attempt_send(message_pk: int) -> Attempt:
+    """Call Meta once for a pending message and record a final answer; a retryable error is returned."""
+    found = await sync_to_async(load_pending)(message_pk)
+    if found is None:
+        # Already sent or failed (a job that ran twice): nothing to do.
+        current = await WhatsAppMessage.objects.filter(pk=message_pk).afirst()
+        return Attempt(current)
+    message, business = found
+    try:
+        result = await _call_meta(business, message.raw)
+    except SendingDisabled as disabled:
+        failed = await sync_to_async(record_send_failed)(message_pk, code=None, title=str(disabled))
+        return Attempt(failed)
+    except GraphError as error:
+        if error.retryable:
+            logger.info("send of message %s deferred: %r", message_pk, error)
+            return Attempt(message, retry=error)
+        logger.warning("send of message %s refused: %r", message_pk, error)
+        failed = await sync_to_async(record_send_failed)(message_pk, code=error.code, title=_title(error))
+        return Attempt(failed)
+    sent = await sync_to_async(record_sent)(message_pk, wamid=result.wamid, wa_id=result.wa_id)
+    return Attempt(sent)
+
+
+async def _call_meta(business: str, payload: Mapping[str, Any]) -> SendResult:
+    # No retries inside the request: a wait belongs to the job queue, not to an open HTTP request.
+    async with graph_client_from_settings(max_retries=0) as client:
+        return await client.send_message(business, payload)
+
+
+def _title(error: GraphError) -> str:
+    return error.title or describe_error(error.code).title
+
+
+def retry_delay(error: GraphError) -> timedelta:
+    seconds = max(error.retry_after or 0.0, describe_error(error.code).min_delay)
+    return max(MIN_RETRY_DELAY, timedelta(seconds=seconds))
+
+
+async def send_message_job(job: Job) -> None:
+    """The durable retry of a send Meta throttled or left unanswered; at the end the message fails."""
+    message_pk = int(job.payload.get("message_id", 0))
+    await finish_job(job, message_pk, await attempt_send(message_pk))
+
+
+async def finish_job(job: Job, message_pk: int, attempt: Attempt) -> None:
+    """Turn an attempt into the job's fate: done, retried later, or failed (with the message failed too)."""
+    if attempt.retry is not None:
+        error = attempt.retry
+        if job.attempts >= job.max_attempts:
+            title = f"{_title(error)} (gave up after {job.attempts} attempts)"
+            await sync_to_async(record_send_failed)(message_pk, code=error.code, title=title)
+            raise PermanentFailure(title)
+        raise RetryLater(str(error), max(jobs.backoff(job.attempts), retry_delay(error)))
+    message = attempt.message
+    if message is not None and message.status == MessageStatus.FAILED:
+        raise PermanentFailure(f"message {message_pk} failed: {message.error_code} {message.error_title}")
+
+
+def outcome_of(message: WhatsAppMessage) -> SendOutcome:
+    """The REST answer for a message: 201 unless Meta refused it (the same answer on every replay)."""
+    shown = message_json(message)
+    if message.status != MessageStatus.FAILED:
+        return SendOutcome(201, message=shown)
+    guidance = describe_error(message.error_code)
+    detail = f"Meta refused the message: {message.error_title or guidance.title}"
+    if message.error_code is not None:
+        detail += f" (error {message.error_code})"
+    detail += f". {guidance.hint}"
+    if message.error_code == 131047:
+        return SendOutcome(409, shown, "outside_customer_service_window", detail)
+    status = (
+        422 if message.error_code in _CLIENT_CODES or 132000 <= (message.error_code or 0) < 133000 else 502
+    )
+    return SendOutcome(status, shown, "meta_refused", detail)
