@@ -12,9 +12,11 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from store.actions.autoreply_rules import record_call_attempts
 from store.actions.record import record_batch, record_webhook_error
 from store.metrics import WEBHOOK_SECONDS
 from store.models import WebhookEvent
+from webhook.calls import call_attempts_from_payload
 from webhook.ingest import batch_from_payload
 from webhook.payload import PayloadError, parse_webhook
 from webhook.signature import verify_signature, verify_subscription
@@ -71,6 +73,8 @@ async def receive_update(request: HttpRequest) -> HttpResponse:
         return error_response(400, "invalid_payload", reason)
     try:
         await sync_to_async(record_batch)(batch_from_payload(payload), webhook_event_id=event.pk)
+        if calls := call_attempts_from_payload(payload):
+            await sync_to_async(record_call_attempts)(calls)
     except DatabaseError:
         logger.warning("webhook %s not ingested: database error", event.pk, exc_info=True)
         return database_unavailable()

@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import transaction
 
 from store import jobs
-from store.actions.conversations import lock_conversations, make_key
-from store.events import CUSTOMER_SERVICE_WINDOW
-from store.models import Direction, WhatsAppMessage
+from store.actions.conversations import CustomerKey, lock_conversations, make_key
+from store.eventlog import PendingEvent, append_events
+from store.events import CUSTOMER_SERVICE_WINDOW, event_payload
+from store.models import Direction, WhatsAppConversation, WhatsAppMessage
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,28 @@ class CallAttempt:
     user_id: str | None = None
 
 
+def _open_windows(
+    calls: Sequence[CallAttempt],
+    keys: Sequence[CustomerKey],
+    conversations: dict[CustomerKey, WhatsAppConversation],
+) -> None:
+    """A customer's call opens the 24-hour window as a message does (Meta counts calls too)."""
+    changed: dict[int, WhatsAppConversation] = {}
+    for call, key in zip(calls, keys, strict=True):
+        conversation = conversations[key]
+        if conversation.last_inbound_at is None or call.timestamp > conversation.last_inbound_at:
+            conversation.last_inbound_at = call.timestamp
+            changed[conversation.pk] = conversation
+    for conversation in changed.values():
+        conversation.save(update_fields=["last_inbound_at", "updated_at"])
+    append_events(
+        [
+            PendingEvent("conversation.updated", conversation, event_payload(conversation))
+            for conversation in changed.values()
+        ]
+    )
+
+
 def record_call_attempts(calls: Sequence[CallAttempt], now: datetime | None = None) -> int:
     """Queue the call-instructions reply once per call; returns how many were queued.
 
@@ -205,14 +228,17 @@ def record_call_attempts(calls: Sequence[CallAttempt], now: datetime | None = No
         for c in calls
         if c.call_id and (c.wa_id or c.user_id) and moment - c.timestamp < CUSTOMER_SERVICE_WINDOW
     ]
-    if not text or not recent:
+    if not recent:
         return 0
     queued = 0
     with transaction.atomic():
         keys = [make_key(c.business_phone_number_id, c.wa_id, c.user_id) for c in recent]
         conversations = lock_conversations(create=keys)
+        _open_windows(recent, keys, conversations)
         for call, key in zip(recent, keys, strict=True):
             conversation = conversations[key]
+            if not text:
+                continue
             payload = {
                 "conversation_id": conversation.pk,
                 "rule": "call",

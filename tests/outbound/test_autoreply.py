@@ -169,20 +169,22 @@ def test_call_attempt_reply_is_queued_once_per_call(fake: FakeGraph) -> None:
     ]
 
 
-def test_call_from_a_customer_who_never_wrote_is_not_sent_outside_the_window(fake: FakeGraph) -> None:
+def test_call_from_a_customer_who_never_wrote_opens_the_window_and_is_answered(fake: FakeGraph) -> None:
+    called_at = datetime.now(UTC)
     call = CallAttempt(
         business_phone_number_id=BUSINESS.phone_number_id,
         call_id="wacid.NEW",
-        timestamp=datetime.now(UTC),
+        timestamp=called_at,
         wa_id="16505550000",
     )
     assert record_call_attempts([call]) == 1
-    assert WhatsAppConversation.objects.filter(phone_number="16505550000").exists()
+    conversation = WhatsAppConversation.objects.get(phone_number="16505550000")
+    # Meta counts the 24-hour window from the customer's last message or call.
+    assert conversation.last_inbound_at == called_at
 
-    with pytest.raises(PermanentFailure, match="24 hours"):
-        run_job(claimed())
-    assert fake.app.sent == []
-    assert not WhatsAppMessage.objects.filter(direction="outbound").exists()
+    run_job(claimed())
+    assert [s["body"]["to"] for s in fake.app.sent] == ["16505550000"]
+    assert WhatsAppMessage.objects.filter(direction="outbound", conversation=conversation).count() == 1
 
 
 def test_autoreply_with_sending_disabled_fails_the_job_and_stores_nothing(
