@@ -14,14 +14,15 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
 
+from hub.lifecycle import ProcessLifecycle  # noqa: E402
 from hub.limits import BodySizeLimit  # noqa: E402
-from outbound.worker import StartsWorker  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 # No AllowedHostsOriginValidator: native clients send no Origin. realtime/auth.py checks the Origin only
 # for session-cookie auth, and the session's user is loaded only then.
-# Daphne runs no lifespan events: the in-process job worker starts with the first request or socket.
-application = StartsWorker(
+# Daphne runs no lifespan events: the lifecycle starts the job worker with the first request or socket,
+# and drains the process gracefully on SIGTERM.
+application = ProcessLifecycle(
     ProtocolTypeRouter(
         {
             "http": BodySizeLimit(django_asgi_app),

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from hub.env import env_bool, env_int, env_list, env_optional, env_str
+from hub.env import env_bool, env_float, env_int, env_list, env_optional, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HUB_DATA_DIR = Path(env_str("HUB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -40,6 +40,10 @@ WEBHOOK_MAX_BODY_BYTES = env_int("HUB_WEBHOOK_MAX_BODY_BYTES", 4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 HUB_WORKER = env_str("HUB_WORKER", "inprocess")
+# On SIGTERM: seconds answering /api/ready/ with 503 before closing sockets, then at most this long
+# for requests in flight (hub/lifecycle.py).
+HUB_DRAIN_SECONDS = env_float("HUB_DRAIN_SECONDS", 3.0)
+HUB_SHUTDOWN_GRACE_SECONDS = env_float("HUB_SHUTDOWN_GRACE_SECONDS", 20.0)
 # The function behind POST /api/whatsapp/messages/ and the socket's `send` frame: named here so that the
 # store (the ground floor) reaches the outbound side without importing it.
 HUB_SENDER = "outbound.send.send_message_for"

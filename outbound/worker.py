@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -94,6 +93,7 @@ class Worker:
 
 
 _in_process: asyncio.Task[None] | None = None
+_worker: Worker
 
 
 def ensure_worker_started() -> None:
@@ -103,16 +103,12 @@ def ensure_worker_started() -> None:
         return
     from outbound.handlers import HANDLERS
 
-    _in_process = asyncio.get_running_loop().create_task(Worker(HANDLERS).run())
+    global _worker
+    _worker = Worker(HANDLERS)
+    _in_process = asyncio.get_running_loop().create_task(_worker.run())
 
 
-class StartsWorker:
-    """ASGI wrapper that makes sure this process's worker runs before handing the scope on."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket"):
-            ensure_worker_started()
-        await self.app(scope, receive, send)
+def stop_worker() -> None:
+    """Ask this process's worker to finish its running jobs and stop taking new ones."""
+    if _in_process is not None and not _in_process.done():
+        _worker.stop()

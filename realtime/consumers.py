@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from typing import Any
 
 from channels.exceptions import StopConsumer
@@ -53,6 +54,19 @@ class Refused(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+# The sockets this process serves, so a draining server can close them all (hub/lifecycle.py).
+LIVE_SOCKETS: weakref.WeakSet[HubSocket] = weakref.WeakSet()
+
+
+async def close_all_sockets(code: int) -> int:
+    """Close every live socket of this process with `code`; returns how many."""
+    sockets = list(LIVE_SOCKETS)
+    for socket in sockets:
+        with contextlib.suppress(Exception):
+            await socket.close(code)
+    return len(sockets)
 
 
 class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -118,6 +132,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         except BaseException:
             self._leave()
             raise
+        LIVE_SOCKETS.add(self)
         if after is not None and not bounds.covers(after):
             await self.send(text_data=RESYNC_REQUIRED)
             after = None
@@ -128,6 +143,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def disconnect(self, code: int) -> None:
         """Called once the socket is closed, whoever closed it."""
+        LIVE_SOCKETS.discard(self)
         if self.stream_task is not None:
             self.stream_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
