@@ -8,7 +8,7 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, DataError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -75,6 +75,11 @@ async def receive_update(request: HttpRequest) -> HttpResponse:
         await sync_to_async(record_batch)(batch_from_payload(payload), webhook_event_id=event.pk)
         if calls := call_attempts_from_payload(payload):
             await sync_to_async(record_call_attempts)(calls)
+    except DataError as error:
+        # A value the database refuses will be refused on every redelivery: keep the raw body, say why.
+        logger.error("webhook %s not storable: %s", event.pk, type(error).__name__)
+        await sync_to_async(record_webhook_error)(event.pk, f"not storable: {error}")
+        return error_response(400, "unstorable_payload", "The database refused a value of this webhook.")
     except DatabaseError:
         logger.warning("webhook %s not ingested: database error", event.pk, exc_info=True)
         return database_unavailable()

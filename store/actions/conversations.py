@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from store.columns import column_length
+from store.columns import column_length, without_nul
 from store.models import WhatsAppConversation
 
 # (business phone number id, wa_id or None, BSUID or None)
@@ -16,10 +16,14 @@ CustomerKey = tuple[str, str | None, str | None]
 
 def make_key(business: str, wa_id: str | None, user_id: str | None) -> CustomerKey:
     """A customer key cut to the column sizes, so lookups and inserts always agree."""
+
+    def fit(value: str, name: str) -> str:
+        return str(without_nul(value))[: column_length(WhatsAppConversation, name)]
+
     return (
-        business[: column_length(WhatsAppConversation, "business_phone_number_id")],
-        wa_id[: column_length(WhatsAppConversation, "phone_number")] if wa_id else None,
-        user_id[: column_length(WhatsAppConversation, "user_id")] if user_id else None,
+        fit(business, "business_phone_number_id"),
+        fit(wa_id, "phone_number") if wa_id else None,
+        fit(user_id, "user_id") if user_id else None,
     )
 
 

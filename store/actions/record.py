@@ -11,7 +11,7 @@ from django.db import transaction
 from store import jobs
 from store.actions.autoreply_rules import enqueue_autoreplies
 from store.actions.conversations import CustomerKey, lock_conversations, make_key
-from store.columns import clip_to_columns, column_length
+from store.columns import clip_to_columns, column_length, without_nul
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
 from store.metrics import DUPLICATES_DROPPED
@@ -77,10 +77,12 @@ def _record_businesses(batch: IngestBatch) -> None:
     if seen:
         WhatsAppBusinessNumber.objects.bulk_create(
             [
-                WhatsAppBusinessNumber(
-                    phone_number_id=b.phone_number_id,
-                    display_phone_number=b.display_phone_number,
-                    waba_id=b.waba_id,
+                clip_to_columns(
+                    WhatsAppBusinessNumber(
+                        phone_number_id=b.phone_number_id,
+                        display_phone_number=b.display_phone_number,
+                        waba_id=b.waba_id,
+                    )
                 )
                 for b in seen.values()
             ],
@@ -106,7 +108,7 @@ class _BatchRecorder:
             "user_id": customer.user_id,
         }
         for field, value in fields.items():
-            value = value[: column_length(WhatsAppConversation, field)] if value else value
+            value = str(without_nul(value))[: column_length(WhatsAppConversation, field)] if value else value
             if value and getattr(conversation, field) != value and self._may_fill(conversation, field, value):
                 setattr(conversation, field, value)
                 self.changed[conversation.pk] = conversation

@@ -190,3 +190,12 @@ def test_record_batch_oversized_values_are_cut_not_fatal() -> None:
     conversation = WhatsAppConversation.objects.get()
     assert conversation.message_count == 2
     assert len(conversation.contact_name) == 256
+
+
+def test_record_batch_nul_characters_are_dropped_not_fatal() -> None:
+    nul = inbound(text="be\x00fore", name="Jo\x00hn", raw={"text": {"body": "be\x00fore"}})
+    record_batch(batch(nul))
+    message = WhatsAppMessage.objects.get()
+    assert message.text_body == "before"
+    assert message.raw == {"text": {"body": "before"}}
+    assert WhatsAppConversation.objects.get().contact_name == "John"
