@@ -23,6 +23,7 @@ from django.conf import settings
 
 from outbound.worker import ensure_worker_started, stop_worker
 from realtime.consumers import close_all_sockets
+from store import publish
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class ProcessLifecycle:
         if self.installed:
             return
         self.installed = True
+        publish.bind_event_loop(asyncio.get_running_loop())
         # Signal handlers can only be set from the main thread (where daphne runs the application).
         if threading.current_thread() is threading.main_thread():
             loop = asyncio.get_running_loop()

@@ -12,6 +12,8 @@ from store.events import EventType
 from store.models import HubEvent, HubSequence, WhatsAppConversation
 
 SEQUENCE_NAME = "hub_event"
+# One round trip that both locks the row and hands out the numbers (PostgreSQL, SQLite 3.35+).
+TAKE_SEQS_SQL = "UPDATE whatsapp_hubsequence SET value = value + %s WHERE name = %s RETURNING value"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +35,25 @@ def append_events(pending: list[PendingEvent]) -> list[HubEvent]:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("append_events must run inside transaction.atomic()")
-    sequence, _ = HubSequence.objects.select_for_update().get_or_create(name=SEQUENCE_NAME)
-    first = sequence.value + 1
-    sequence.value += len(pending)
-    sequence.save(update_fields=["value"])
+    first = _take_seqs(len(pending))
     events = HubEvent.objects.bulk_create(
         HubEvent(seq=first + offset, type=item.type, conversation=item.conversation, payload=item.payload)
         for offset, item in enumerate(pending)
     )
     transaction.on_commit(lambda: publish.publish_events(events))
     return events
+
+
+def _take_seqs(count: int) -> int:
+    """Reserve `count` consecutive seqs in one statement; the row stays locked until commit."""
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(TAKE_SEQS_SQL, [count, SEQUENCE_NAME])
+        row = cursor.fetchone()
+    if row is None:
+        # The row is made by a migration; a flushed test database needs it again.
+        HubSequence.objects.get_or_create(name=SEQUENCE_NAME)
+        return _take_seqs(count)
+    return int(row[0]) - count + 1
 
 
 def last_seq() -> int:

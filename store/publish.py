@@ -83,9 +83,33 @@ async def apublish_events(events: Sequence[HubEvent]) -> None:
             )
 
 
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Name the server's event loop, so commits in worker threads publish without waiting for Redis."""
+    global _server_loop
+    _server_loop = loop
+
+
 def publish_events(events: Sequence[HubEvent]) -> None:
-    """Publish committed events; called by `transaction.on_commit` from synchronous code."""
+    """Publish committed events; called by `transaction.on_commit` from synchronous code.
+
+    In a server process the publish is handed to the event loop and the request answers at once (the
+    log already has the events); elsewhere (commands, tests) it runs before returning.
+    """
+    loop = _server_loop
+    if loop is not None and loop.is_running() and not _on_loop(loop):
+        asyncio.run_coroutine_threadsafe(apublish_events(events), loop)
+        return
     try:
         async_to_sync(apublish_events)(events)
     except Exception:
         logger.warning("broadcast of %s events failed", len(events), exc_info=True)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

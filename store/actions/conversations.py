@@ -35,24 +35,39 @@ def customer_filter(business: str | None, customer: str) -> Q:
     return query
 
 
-def _find(key: CustomerKey) -> WhatsAppConversation | None:
-    business, wa_id, user_id = key
+def _key_filter(keys: Iterable[CustomerKey]) -> Q:
     query = Q()
-    if wa_id:
-        query |= Q(phone_number=wa_id)
-    if user_id:
-        query |= Q(user_id=user_id)
-    if not query:
-        return None
-    # A match by wa_id is preferred: it is what the original integration keyed on.
-    matches = sorted(
-        WhatsAppConversation.objects.filter(query, business_phone_number_id=business),
-        key=lambda c: (c.phone_number != wa_id, c.pk),
-    )
+    for business, wa_id, user_id in keys:
+        if wa_id:
+            query |= Q(business_phone_number_id=business, phone_number=wa_id)
+        if user_id:
+            query |= Q(business_phone_number_id=business, user_id=user_id)
+    return query
+
+
+def _match(key: CustomerKey, conversations: Iterable[WhatsAppConversation]) -> WhatsAppConversation | None:
+    """The conversation of `key`; a match by wa_id is preferred (what the original integration keyed on)."""
+    business, wa_id, user_id = key
+    matches = [
+        c
+        for c in conversations
+        if c.business_phone_number_id == business
+        and ((wa_id and c.phone_number == wa_id) or (user_id and c.user_id == user_id))
+    ]
+    matches.sort(key=lambda c: (c.phone_number != wa_id, c.pk))
     return matches[0] if matches else None
 
 
+def _lock(keys: Iterable[CustomerKey]) -> list[WhatsAppConversation]:
+    query = _key_filter(keys)
+    if not query:
+        return []
+    return list(WhatsAppConversation.objects.select_for_update().filter(query).order_by("pk"))
+
+
 def _create(key: CustomerKey) -> WhatsAppConversation:
+    """Insert the conversation of `key` (ours alone until commit); if another transaction just made it,
+    lock that one instead: insert-and-catch, never check-then-insert."""
     business, wa_id, user_id = key
     conversation = WhatsAppConversation(
         business_phone_number_id=business, phone_number=wa_id, user_id=user_id
@@ -62,8 +77,7 @@ def _create(key: CustomerKey) -> WhatsAppConversation:
             conversation.save(force_insert=True)
             return conversation
     except IntegrityError:
-        # Another transaction created it first; insert-and-catch, never check-then-insert.
-        found = _find(key)
+        found = _match(key, _lock([key]))
         if found is None:
             raise
         return found
@@ -74,24 +88,26 @@ def lock_conversations(
 ) -> dict[CustomerKey, WhatsAppConversation]:
     """Lock the conversations of these customers (creating those in `create`), fresh from the database.
 
-    Keys are created in sorted order and rows locked in primary-key order, so two transactions that
-    touch the same conversations always queue instead of deadlocking.
+    Existing rows are locked first, in one statement and in primary-key order; missing ones are then
+    inserted in key order. A transaction waiting on another's insert has taken all its row locks
+    already, so two transactions that touch the same conversations queue instead of deadlocking.
     """
-    ids: dict[CustomerKey, int] = {}
-    for key in sorted(set(create), key=_sort_key):
-        conversation = _find(key) or _create(key)
-        ids[key] = conversation.pk
-    for key in sorted(set(existing_only) - set(ids), key=_sort_key):
-        found = _find(key)
+    to_create = set(create)
+    keys = to_create | set(existing_only)
+    known = _lock(keys)
+    result: dict[CustomerKey, WhatsAppConversation] = {}
+    for key in keys:
+        found = _match(key, known)
         if found is not None:
-            ids[key] = found.pk
-    locked = {
-        c.pk: c
-        for c in WhatsAppConversation.objects.select_for_update()
-        .filter(pk__in=set(ids.values()))
-        .order_by("pk")
-    }
-    return {key: locked[pk] for key, pk in ids.items()}
+            result[key] = found
+    for key in sorted(to_create - result.keys(), key=_sort_key):
+        # An earlier key of this batch may have created it (the same wa_id, now with a BSUID).
+        found = _match(key, known)
+        if found is None:
+            found = _create(key)
+            known.append(found)
+        result[key] = found
+    return result
 
 
 def _sort_key(key: CustomerKey) -> tuple[str, str, str]:

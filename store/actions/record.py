@@ -31,6 +31,19 @@ from store.status_rules import FAILED, advance_status
 
 PREVIEW_LENGTH = 200
 MEDIA_DOWNLOAD_JOB = "media.download"
+# What ingest may change on a conversation (one UPDATE for all of a batch's conversations).
+CONVERSATION_FIELDS = [
+    "contact_name",
+    "username",
+    "phone_number",
+    "user_id",
+    "message_count",
+    "unread_count",
+    "last_message_at",
+    "last_inbound_at",
+    "last_message_preview",
+    "updated_at",
+]
 
 
 def customer_key(business_id: str, customer: CustomerRecord) -> CustomerKey:
@@ -58,10 +71,10 @@ def record_batch(batch: IngestBatch, webhook_event_id: int | None = None) -> lis
                 recorder.update_customer(conversations[key], customer)
         recorder.record_messages(batch.messages, message_keys)
         recorder.record_statuses(batch.statuses)
-        events = recorder.finish()
         if webhook_event_id is not None:
             WebhookEvent.objects.filter(pk=webhook_event_id).update(processed_at=datetime.now(UTC), error="")
-        return events
+        # Last: the event log's sequence row stays locked from here to the commit.
+        return recorder.finish()
 
 
 def _status_key(status: StatusRecord) -> CustomerKey:
@@ -246,8 +259,12 @@ class _BatchRecorder:
         return message.conversation
 
     def finish(self) -> list[HubEvent]:
-        for conversation in self.changed.values():
-            conversation.save()
+        changed = list(self.changed.values())
+        moment = datetime.now(UTC)
+        for conversation in changed:
+            conversation.updated_at = moment
+        if changed:
+            WhatsAppConversation.objects.bulk_update(changed, CONVERSATION_FIELDS)
         pending = [
             PendingEvent(type=kind, conversation=conv, payload=event_payload(conv, message))  # type: ignore[arg-type]
             for kind, conv, message in self.pending
