@@ -19,7 +19,7 @@ def run(*command: str, env: dict[str, str] | None = None) -> None:
 
 
 def main() -> int:
-    python = str(ensure_venv("test"))
+    python = str(ensure_venv("test,bench"))
     try:
         run(str(BIN / "ruff"), "check", ".")
         run(str(BIN / "ruff"), "format", "--check", ".")

@@ -1,0 +1,1 @@
+"""One module per scenario; each returns its rows for the results file."""

@@ -1,0 +1,170 @@
+"""Scenario 2: webhook-to-socket latency; POSTs to process A, inbox sockets on process B.
+
+Both hub processes share PostgreSQL and Redis. A poster sends signed POSTs at 2 events/s, then at half
+the ingest limit measured in scenario 1; every socket reports, for each frame, its receipt time minus
+the time its POST started. The baseline is the bare path with the same shape: bare_ingest.py (HMAC,
+one insert, a Redis PUBLISH) on daphne, and bare_websockets.py broadcasting to the sockets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from bench.http_load import fixed_rate_main
+from bench.plan import Context, Plan
+from bench.results import RowSpec, latency_ms
+from bench.servers import BENCH_SECRET, HOST, Server, daphne_argv, module_argv, running
+from bench.workers import client_cpu, start_workers
+from bench.ws_load import sockets_main, split_counts
+
+INBOX = "/ws/whatsapp/inbox/"
+BARE_CHANNEL = "bench.broadcast"
+# Fallback when scenario 1 did not run: a conservative guess, reported as such.
+DEFAULT_INGEST_LIMIT = 50.0
+
+
+def specs(plan: Plan) -> dict[str, RowSpec]:
+    rows = {}
+    for n in plan.latency_subscribers:
+        rows[f"latency.{n}_subs.{plan.slow_rate:g}_per_s"] = RowSpec(
+            "ms", "lower", 50.0, "value", title=f"p99 POST to socket, {n} subscribers, {plan.slow_rate:g}/s"
+        )
+        rows[f"latency.{n}_subs.half_limit"] = RowSpec(
+            "ms", "lower", 100.0, "value", title=f"p99 POST to socket, {n} subscribers, half the ingest limit"
+        )
+    return rows
+
+
+@contextmanager
+def hub_pair(ctx: Context) -> Iterator[tuple[Server, Server, str, dict[str, str]]]:
+    with ExitStack() as stack:
+        poster = stack.enter_context(running("hub-a", lambda p: daphne_argv("asgi:application", p), ctx.env))
+        sockets = stack.enter_context(running("hub-b", lambda p: daphne_argv("asgi:application", p), ctx.env))
+        yield poster, sockets, sockets.url(INBOX, "ws"), {"Authorization": f"Bearer {ctx.token}"}
+
+
+@contextmanager
+def bare_pair(ctx: Context) -> Iterator[tuple[Server, Server, str, dict[str, str]]]:
+    env = ctx.env | {"BENCH_PUBLISH_CHANNEL": BARE_CHANNEL}
+    bare_ws = module_argv("bench.baselines.bare_websockets", "--redis", ctx.redis_url)
+    with ExitStack() as stack:
+        poster = stack.enter_context(
+            running("bare-ingest", lambda p: daphne_argv("bench.baselines.bare_ingest:app", p), env)
+        )
+        sockets = stack.enter_context(running("bare-ws", bare_ws, env))
+        yield poster, sockets, sockets.url("/", "ws"), {}
+
+
+def post_phase(ctx: Context, poster: Server, rate: float, seconds: float, tag: str) -> dict[str, Any]:
+    args = {
+        "host": HOST,
+        "port": poster.port,
+        "run_id": f"{ctx.run_id}lat{tag}{rate:g}",
+        "client": 0,
+        "batch": 1,
+        "customers": ctx.plan.customers_per_client,
+        "secret": BENCH_SECRET,
+        "rate": rate,
+        "duration": seconds,
+        "connections": 32,
+    }
+    with start_workers(fixed_rate_main, [args]) as group:
+        group.wait_ready(30)
+        started = time.time()
+        group.go()
+        report = group.collect(seconds + 40)[0]
+    if "error" in report:
+        raise RuntimeError(f"poster failed: {report['error']}")
+    report["window"] = (started, time.time())
+    report["rate"] = rate
+    return report
+
+
+def measure(
+    ctx: Context, poster: Server, url: str, headers: dict[str, str], n: int, tag: str
+) -> list[dict[str, Any]]:
+    """`n` subscribers read while the poster runs both rates; one figure set per rate."""
+    plan = ctx.plan
+    args = [
+        {
+            "url": url,
+            "headers": headers,
+            "count": c,
+            "socketio": False,
+            "lean": True,
+            "record": True,
+            "connect_timeout": 60,
+        }
+        for c in split_counts(n, 2 if n >= 100 else 1)
+    ]
+    with start_workers(sockets_main, args) as subscribers:
+        if not subscribers.wait_ready(90):
+            raise RuntimeError("subscribers did not connect")
+        subscribers.go()
+        time.sleep(0.5)
+        phases = []
+        for rate, seconds in zip(
+            ctx.shared["latency_rates"], (plan.slow_seconds, plan.fast_seconds), strict=True
+        ):
+            phases.append(post_phase(ctx, poster, rate, seconds, f"{tag}{n}"))
+            time.sleep(1.0)
+        reports = subscribers.reports()
+    errors = [r["error"] for r in reports if "error" in r]
+    if errors:
+        raise RuntimeError(f"subscriber failed: {errors[0]}")
+    connected = sum(r["connected"] for r in reports)
+    closed: dict[str, int] = {}
+    for r in reports:
+        for code, count in r["closed_by_server"].items():
+            closed[code] = closed.get(code, 0) + count
+    results = []
+    for phase in phases:
+        start, end = phase["window"]
+        lat = [ms for r in reports for stamp, ms in r["stamps"] if start <= stamp <= end]
+        results.append(
+            {
+                **latency_ms(lat),
+                "rate_per_s": round(phase["rate"], 1),
+                "posted_ok": phase["ok"],
+                "post_p99_ms": latency_ms(phase["latencies_ms"])["p99_ms"],
+                "late_post_starts": phase["late_starts"],
+                "expected_frames": phase["ok"] * connected,
+                "received_frames": len(lat),
+                "subscribers": connected,
+                "closed_by_server": closed,
+                "subscriber_cpu": client_cpu(reports),
+                "poster_cpu": round(phase["load_core_share"], 2),
+            }
+        )
+        ctx.log(
+            f"  {tag} {n} subs @ {phase['rate']:.1f}/s: p99 {results[-1]['p99_ms']} ms, {len(lat)} frames"
+        )
+    return results
+
+
+def run_pair(ctx: Context, pair: Any, tag: str) -> dict[int, list[dict[str, Any]]]:
+    ctx.log(f"latency: {tag}")
+    figures = {}
+    with pair(ctx) as (poster, _sockets, url, headers):
+        # Warm both processes: imports, pools, the fan-out's subscription.
+        post_phase(ctx, poster, 5, 0.4, f"{tag}warm")
+        for n in ctx.plan.latency_subscribers:
+            figures[n] = measure(ctx, poster, url, headers, n, tag)
+    return figures
+
+
+def run(ctx: Context) -> None:
+    plan = ctx.plan
+    rows = specs(plan)
+    limit = ctx.shared.get("ingest_limit")
+    ctx.shared["latency_rates"] = [plan.slow_rate, max(plan.slow_rate, (limit or DEFAULT_INGEST_LIMIT) / 2)]
+    hub = run_pair(ctx, hub_pair, "hub")
+    bare = run_pair(ctx, bare_pair, "bare")
+    for n in plan.latency_subscribers:
+        names = [f"latency.{n}_subs.{plan.slow_rate:g}_per_s", f"latency.{n}_subs.half_limit"]
+        for name, figures, base in zip(names, hub[n], bare[n], strict=True):
+            figures["ingest_limit_source"] = "scenario 1" if limit else "default guess (scenario 1 not run)"
+            ctx.rows[name] = rows[name].measured(figures["p99_ms"], base["p99_ms"], hub=figures, bare=base)
