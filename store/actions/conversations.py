@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from store.columns import column_length, without_nul
@@ -65,48 +64,38 @@ def _lock(keys: Iterable[CustomerKey]) -> list[WhatsAppConversation]:
     return list(WhatsAppConversation.objects.select_for_update().filter(query).order_by("pk"))
 
 
-def _create(key: CustomerKey) -> WhatsAppConversation:
-    """Insert the conversation of `key` (ours alone until commit); if another transaction just made it,
-    lock that one instead: insert-and-catch, never check-then-insert."""
-    business, wa_id, user_id = key
-    conversation = WhatsAppConversation(
-        business_phone_number_id=business, phone_number=wa_id, user_id=user_id
-    )
-    try:
-        with transaction.atomic():
-            conversation.save(force_insert=True)
-            return conversation
-    except IntegrityError:
-        found = _match(key, _lock([key]))
-        if found is None:
-            raise
-        return found
-
-
 def lock_conversations(
     create: Iterable[CustomerKey], existing_only: Iterable[CustomerKey] = ()
 ) -> dict[CustomerKey, WhatsAppConversation]:
     """Lock the conversations of these customers (creating those in `create`), fresh from the database.
 
-    Existing rows are locked first, in one statement and in primary-key order; missing ones are then
-    inserted in key order. A transaction waiting on another's insert has taken all its row locks
-    already, so two transactions that touch the same conversations queue instead of deadlocking.
+    Existing rows are locked in one statement, in primary-key order. Missing ones are inserted in one
+    statement that skips conflicts (another transaction may be creating the same customer: insert and
+    let the unique constraint decide, never check-then-insert), then locked like the others. A
+    transaction that waits on another's insert holds only rows the other already passed, so two
+    transactions touching the same conversations queue instead of deadlocking.
     """
     to_create = set(create)
     keys = to_create | set(existing_only)
     known = _lock(keys)
+    missing = [key for key in sorted(to_create, key=_sort_key) if _match(key, known) is None]
+    if missing:
+        new: list[WhatsAppConversation] = []
+        for business, wa_id, user_id in missing:
+            # Two keys of one batch may name one customer (a wa_id, then the same wa_id with a BSUID).
+            if _match((business, wa_id, user_id), new) is None:
+                new.append(
+                    WhatsAppConversation(
+                        business_phone_number_id=business, phone_number=wa_id, user_id=user_id
+                    )
+                )
+        WhatsAppConversation.objects.bulk_create(new, ignore_conflicts=True)
+        known += _lock(missing)
     result: dict[CustomerKey, WhatsAppConversation] = {}
     for key in keys:
         found = _match(key, known)
         if found is not None:
             result[key] = found
-    for key in sorted(to_create - result.keys(), key=_sort_key):
-        # An earlier key of this batch may have created it (the same wa_id, now with a BSUID).
-        found = _match(key, known)
-        if found is None:
-            found = _create(key)
-            known.append(found)
-        result[key] = found
     return result
 
 
