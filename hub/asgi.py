@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
@@ -17,6 +18,16 @@ from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from hub.lifecycle import ProcessLifecycle  # noqa: E402
 from hub.limits import BodySizeLimit  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+from webhook.endpoint import handles, webhook_endpoint  # noqa: E402
+
+
+async def http_app(scope: Any, receive: Any, send: Any) -> None:
+    """Meta's webhook POSTs skip Django's middleware (webhook/endpoint.py); everything else is Django."""
+    if handles(scope):
+        await webhook_endpoint(scope, receive, send)
+    else:
+        await django_asgi_app(scope, receive, send)
+
 
 # No AllowedHostsOriginValidator: native clients send no Origin. realtime/auth.py checks the Origin only
 # for session-cookie auth, and the session's user is loaded only then.
@@ -25,7 +36,7 @@ from realtime.routing import websocket_urlpatterns  # noqa: E402
 application = ProcessLifecycle(
     ProtocolTypeRouter(
         {
-            "http": BodySizeLimit(django_asgi_app),
+            "http": BodySizeLimit(http_app),
             "websocket": SessionMiddlewareStack(URLRouter(websocket_urlpatterns)),
         }
     )
