@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -11,15 +10,14 @@ from django.db import transaction
 from store import jobs
 from store.actions.autoreply_rules import enqueue_autoreplies
 from store.actions.conversations import CustomerKey, lock_conversations, make_key
+from store.actions.message_rows import apply_status, count_message, message_from_record, status_row
 from store.columns import clip_to_columns, column_length, without_nul
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
 from store.metrics import DUPLICATES_DROPPED
 from store.models import (
-    Direction,
     HubEvent,
     MediaStatus,
-    MessageStatus,
     WebhookEvent,
     WhatsAppBusinessNumber,
     WhatsAppConversation,
@@ -27,9 +25,7 @@ from store.models import (
     WhatsAppMessageStatus,
 )
 from store.records import CustomerRecord, IngestBatch, MessageRecord, StatusRecord
-from store.status_rules import FAILED, advance_status
 
-PREVIEW_LENGTH = 200
 MEDIA_DOWNLOAD_JOB = "media.download"
 # What ingest may change on a conversation.
 CONVERSATION_FIELDS = [
@@ -154,9 +150,9 @@ class _BatchRecorder:
             known.add(record.wamid)
             if record.direction == "inbound":
                 self.update_customer(conversation, record.customer)
-            message = _new_message(record, conversation)
+            message = message_from_record(record, conversation)
             for status in early_statuses.get(record.wamid, []):
-                _apply_status(message, status)
+                apply_status(message, status)
             self._count(conversation, message)
             new.append((message, conversation))
         created = WhatsAppMessage.objects.bulk_create([m for m, _ in new])
@@ -190,16 +186,7 @@ class _BatchRecorder:
         return found
 
     def _count(self, conversation: WhatsAppConversation, message: WhatsAppMessage) -> None:
-        conversation.message_count += 1
-        if message.direction == Direction.INBOUND and message.read_at is None:
-            conversation.unread_count += 1
-        if message.direction == Direction.INBOUND and (
-            conversation.last_inbound_at is None or message.timestamp > conversation.last_inbound_at
-        ):
-            conversation.last_inbound_at = message.timestamp
-        if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
-            conversation.last_message_at = message.timestamp
-            conversation.last_message_preview = _preview(message)
+        count_message(conversation, message)
         self.changed[conversation.pk] = conversation
 
     def _apply_change(self, record: MessageRecord) -> None:
@@ -240,9 +227,9 @@ class _BatchRecorder:
                 continue
             known_rows.add((record.wamid, record.status))
             message = messages.get(record.wamid)
-            row = _status_row(record, message)
+            row = status_row(record, message)
             rows.append(row)
-            if message is not None and _apply_status(message, row):
+            if message is not None and apply_status(message, row):
                 message.save(update_fields=["status", "error_code", "error_title"])
                 self._message_updated(message)
         WhatsAppMessageStatus.objects.bulk_create(rows, ignore_conflicts=True)
@@ -272,84 +259,3 @@ class _BatchRecorder:
             if pk not in self.announced
         ]
         return append_events(pending)
-
-
-def _new_message(record: MessageRecord, conversation: WhatsAppConversation) -> WhatsAppMessage:
-    inbound = record.direction == "inbound"
-    message = WhatsAppMessage(
-        message_id=record.wamid,
-        conversation=conversation,
-        direction=record.direction,
-        from_number=record.from_number,
-        to_number=record.to_number,
-        from_name=record.from_name,
-        message_type=record.message_type,
-        text_body=record.text_body,
-        caption=record.caption,
-        media_id=record.media_id,
-        media_mime_type=record.media_mime_type,
-        media_filename=record.media_filename,
-        media_sha256=record.media_sha256,
-        media_status=MediaStatus.PENDING if record.media_id else None,
-        latitude=record.latitude,
-        longitude=record.longitude,
-        location_name=record.location_name,
-        location_address=record.location_address,
-        interactive_id=record.interactive_id,
-        reply_to=record.reply_to,
-        timestamp=record.timestamp,
-        status=MessageStatus.RECEIVED if inbound else MessageStatus.SENT,
-        error_code=record.error_code,
-        error_title=record.error_title,
-        # Edits and revokes are carried out on their target; there is nothing separate to read.
-        read_at=record.timestamp if inbound and record.change is not None else None,
-        raw=dict(record.raw),
-    )
-    clip_to_columns(message)
-    return message
-
-
-def _status_row(record: StatusRecord, message: WhatsAppMessage | None) -> WhatsAppMessageStatus:
-    row = WhatsAppMessageStatus(
-        message=message,
-        wamid=record.wamid,
-        status=record.status,
-        timestamp=record.timestamp,
-        recipient_id=record.recipient_id,
-        business_phone_number_id=record.business.phone_number_id,
-        conversation_id=record.conversation_id,
-        conversation_origin=record.conversation_origin,
-        conversation_expires_at=record.conversation_expires_at,
-        pricing_billable=record.pricing_billable,
-        pricing_model=record.pricing_model,
-        pricing_category=record.pricing_category,
-        pricing_type=record.pricing_type,
-        biz_opaque_callback_data=record.biz_opaque_callback_data,
-        errors=list(record.errors),
-        raw=dict(record.raw),
-    )
-    clip_to_columns(row)
-    return row
-
-
-def _apply_status(message: WhatsAppMessage, status: WhatsAppMessageStatus) -> bool:
-    """Move `message` forward to `status` if the rules allow; True when it changed."""
-    new = advance_status(message.status, status.status)
-    if new is None:
-        return False
-    message.status = new
-    if new == FAILED:
-        error = status.errors[0] if status.errors else {}
-        code = error.get("code") if isinstance(error, dict) else None
-        message.error_code = code if isinstance(code, int) else None
-        message.error_title = str(error.get("title", "")) if isinstance(error, dict) else ""
-    return True
-
-
-def _preview(message: WhatsAppMessage) -> str:
-    text = message.text_body or message.caption or message.location_name or f"[{message.message_type}]"
-    return text[:PREVIEW_LENGTH]
-
-
-def conversations_of(events: Iterable[HubEvent]) -> set[int]:
-    return {e.conversation_id for e in events if e.conversation_id is not None}

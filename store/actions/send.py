@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils.module_loading import import_string
 
 from store.actions.conversations import customer_filter, lock_conversations, make_key
+from store.actions.message_rows import count_message
 from store.auth import EVERYTHING, Principal, TokenScope
 from store.columns import clip_to_columns
 from store.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -35,7 +36,6 @@ from store.models import (
 
 PENDING_PREFIX = "pending:"
 SEND_JOB = "message.send"
-PREVIEW_LENGTH = 200
 IDEMPOTENCY_KEY_MAX = 200
 _BSUID = re.compile(r"^[A-Z]{2}\.")
 WINDOW_CLOSED_DETAIL = (
@@ -156,7 +156,7 @@ def prepare_send(request: SendRequest) -> PreparedSend:
             if earlier is None:
                 raise
             return PreparedSend(earlier, replay=True)
-        count_outbound(conversation, message)
+        count_message(conversation, message)
         conversation.save()
         append_events([PendingEvent("message.created", conversation, event_payload(conversation, message))])
         return PreparedSend(message, replay=False)
@@ -261,19 +261,6 @@ def _text_of(kind: str, content: Mapping[str, Any]) -> str:
         body = content.get("body")
         return str(body.get("text", "")) if isinstance(body, dict) else ""
     return ""
-
-
-def count_outbound(conversation: WhatsAppConversation, message: WhatsAppMessage) -> None:
-    """Count a new outbound message on its (locked) conversation, as ingest counts every message."""
-    conversation.message_count += 1
-    if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
-        conversation.last_message_at = message.timestamp
-        conversation.last_message_preview = preview(message)
-
-
-def preview(message: WhatsAppMessage) -> str:
-    text = message.text_body or message.caption or message.location_name or f"[{message.message_type}]"
-    return text[:PREVIEW_LENGTH]
 
 
 def system_request(conversation: WhatsAppConversation, payload: dict[str, Any], key: str) -> SendRequest:

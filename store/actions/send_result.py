@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.db import transaction
 
 from store import jobs
-from store.actions.record import _apply_status
-from store.actions.send import SEND_JOB, count_outbound, is_placeholder, preview
+from store.actions.message_rows import apply_status, count_message, preview
+from store.actions.send import SEND_JOB, is_placeholder
 from store.columns import column_length
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
@@ -43,7 +43,7 @@ def record_sent(message_pk: int, *, wamid: str, wa_id: str | None = None) -> Wha
         message.status = advance_status(message.status, MessageStatus.SENT) or message.status
         early = list(WhatsAppMessageStatus.objects.filter(wamid=message.message_id, message=None))
         for row in sorted(early, key=lambda r: (r.timestamp, r.pk)):
-            _apply_status(message, row)
+            apply_status(message, row)
         pending: list[PendingEvent] = []
         if wa_id and wa_id != conversation.phone_number:
             conversation = _follow_wa_id(message, conversation, conversations, wa_id, pending)
@@ -128,7 +128,7 @@ def _follow_wa_id(
         return conversation
     # The customer already has a conversation under Meta's wa_id: the message moves there.
     message.conversation = holder
-    count_outbound(holder, message)
+    count_message(holder, message)
     holder.save()
     _uncount(conversation, message)
     pending.append(PendingEvent("conversation.updated", conversation, event_payload(conversation)))
