@@ -12,9 +12,9 @@ from django.db.models import Min, Q
 
 from store.eventlog import last_seq
 from store.models import HubEvent
-from store.publish import WireEvent, wire_event
+from store.publish import WireEvent, wire_event_of
 
-REPLAY_BATCH = 500
+REPLAY_BATCH = 1000
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,4 +67,5 @@ def list_wire_events(
         rows = rows.filter(seq__lte=upto)
     if where is not None:
         rows = rows.filter(where)
-    return [wire_event(event) for event in rows.order_by("seq")[:limit]]
+    columns = rows.order_by("seq").values_list("seq", "type", "payload")[:limit]
+    return [wire_event_of(seq, kind, payload) for seq, kind, payload in columns]

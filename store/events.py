@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict
 
-from store.models import HubEvent, WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
+from store.models import WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
 
 EventType = Literal["message.created", "message.updated", "conversation.updated"]
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
@@ -162,7 +162,7 @@ def event_payload(
     return payload
 
 
-def event_frame(event: HubEvent) -> EventFrame:
-    """The WebSocket frame of a logged event (DESIGN.md section 5)."""
-    frame: dict[str, Any] = {"type": event.type, "seq": event.seq, **event.payload}
+def event_frame(seq: int, kind: str, payload: dict[str, Any]) -> EventFrame:
+    """The WebSocket frame of a logged event (DESIGN.md section 5), from its log columns."""
+    frame: dict[str, Any] = {"type": kind, "seq": seq, **payload}
     return frame  # type: ignore[return-value]

@@ -42,11 +42,16 @@ def conversation_group(conversation_id: int) -> str:
 
 
 def wire_event(event: HubEvent) -> WireEvent:
-    frame = event_frame(event)
+    return wire_event_of(event.seq, event.type, event.payload)
+
+
+def wire_event_of(seq: int, kind: str, payload: dict[str, Any]) -> WireEvent:
+    """A logged event's wire form from its columns (replay reads them without building model rows)."""
+    frame = event_frame(seq, kind, payload)
     conversation = frame["conversation"]
     customers = [c for c in (conversation["phone_number"], conversation["user_id"]) if c]
     return {
-        "seq": event.seq,
+        "seq": seq,
         "conversation_id": conversation["id"],
         "business": conversation["business_phone_number_id"],
         "customers": customers,
