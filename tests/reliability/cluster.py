@@ -15,7 +15,7 @@ from typing import IO
 
 import httpx
 
-from tests.support import REPO_ROOT, free_port, hub_env, wait_until_serving
+from tests.support import REPO_ROOT, free_port, hub_env, stop_process, wait_until_serving
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -75,13 +75,8 @@ class HubProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, SIGKILL after `timeout`; the output stays readable afterwards."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, timeout)
         self._kept = self.output()
         self.log.close()
 
@@ -131,13 +126,7 @@ class WorkerProcess:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
         self._kept = self.output()
         self.log.close()
 
