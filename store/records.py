@@ -90,3 +90,10 @@ class IngestBatch:
     customers: list[tuple[BusinessRecord, CustomerRecord]] = field(default_factory=list)
     messages: list[MessageRecord] = field(default_factory=list)
     statuses: list[StatusRecord] = field(default_factory=list)
+
+    def extend(self, other: IngestBatch) -> None:
+        """Append another webhook's records (group commit applies several POSTs as one batch)."""
+        self.businesses.extend(other.businesses)
+        self.customers.extend(other.customers)
+        self.messages.extend(other.messages)
+        self.statuses.extend(other.statuses)

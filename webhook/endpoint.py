@@ -3,7 +3,8 @@
 Meta's POSTs are the hub's hottest path, and under ASGI every synchronous Django middleware costs a
 thread hop each way (sessions, auth, CSRF, messages... none of which a signed webhook needs): about
 thirty hops per request. Here a POST costs one. The signature is the authentication; the body-size
-guard (hub/limits.py) still runs first; the answer is the one the Django view gives (webhook/receive.py).
+guard (hub/limits.py) still runs first; the answer is the one the Django view gives (webhook/receive.py),
+written together with the POSTs that arrived meanwhile (webhook/group_commit.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import time
 import uuid
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from store.metrics import WEBHOOK_SECONDS
-from webhook.receive import receive_update_outside_request
+from webhook.group_commit import group_commit
 
 WEBHOOK_PATH = "/api/whatsapp/webhook/"
 
@@ -36,10 +35,7 @@ async def webhook_endpoint(scope: Any, receive: Any, send: Any) -> None:
         if not message.get("more_body", False):
             break
     signature = _header(scope, b"x-hub-signature-256")
-    # Not thread-sensitive: outside a request context that would queue every webhook on one thread.
-    answer = await sync_to_async(receive_update_outside_request, thread_sensitive=False)(
-        b"".join(chunks), signature
-    )
+    answer = await group_commit().receive(b"".join(chunks), signature)
     body = json.dumps(answer.body).encode()
     request_id = uuid.uuid4().hex.encode()
     await send(

@@ -1,22 +1,25 @@
-"""One webhook POST from verified bytes to an answer: store raw, parse, ingest (synchronous, one thread).
+"""Webhook POSTs from verified bytes to answers: store raw, parse, ingest (synchronous, one thread).
 
-Both the Django view and the ASGI fast path (webhook/endpoint.py) call `receive_update`, so the two
-answer alike. It runs in a single worker thread and hands its database connection back when done: a
-webhook costs one thread hop, not one per ORM call and middleware.
+Both the Django view and the ASGI fast path (webhook/endpoint.py) call in here, so the two answer
+alike. The fast path hands over every POST that arrived while the previous transaction ran, and they
+are written in one transaction (group commit): a transaction's fixed cost (statements, locks, the
+commit's flush) is shared, and each POST still gets its own answer only once its rows are committed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, DataError, close_old_connections
+from django.db import DatabaseError, DataError, close_old_connections, transaction
 
-from store.actions.autoreply_rules import record_call_attempts
-from store.actions.record import record_batch, record_webhook_error
+from store.actions.autoreply_rules import CallAttempt, record_call_attempts
+from store.actions.record import record_batch
 from store.models import WebhookEvent
+from store.records import IngestBatch
 from webhook.calls import call_attempts_from_payload
 from webhook.ingest import batch_from_payload
 from webhook.payload import PayloadError, parse_webhook
@@ -25,6 +28,8 @@ from webhook.signature import verify_signature
 logger = logging.getLogger(__name__)
 
 OK = {"status": "ok"}
+# The most POSTs one transaction takes: bounds its size and the lock time it holds.
+MAX_GROUP = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,46 +45,109 @@ def error(status: int, code: str, detail: str) -> Answer:
 # Meta retries anything but a 200 for days, so answering 503 loses nothing.
 DATABASE_UNAVAILABLE = error(503, "database_unavailable", "The database is unreachable; retry later.")
 INVALID_SIGNATURE = error(403, "invalid_signature", "X-Hub-Signature-256 is missing or wrong.")
+UNSTORABLE = error(400, "unstorable_payload", "The database refused a value of this webhook.")
+INGEST_FAILED = error(500, "ingest_failed", "The webhook is stored but could not be recorded; retry later.")
+
+Delivery = tuple[bytes, str | None]  # (raw body, X-Hub-Signature-256)
 
 
 def receive_update(body: bytes, signature: str | None) -> Answer:
-    """Verify, store the raw body, parse and ingest; the answer Meta gets."""
-    if not verify_signature(settings.WHATSAPP_APP_SECRET, body, signature):
-        return INVALID_SIGNATURE
-    return _store_and_ingest(body)
+    """Verify, store the raw body, parse and ingest one POST; the answer Meta gets."""
+    return receive_updates([(body, signature)])[0]
 
 
-def receive_update_outside_request(body: bytes, signature: str | None) -> Answer:
-    """`receive_update` for a caller outside Django's request cycle: hands the connection back after."""
+def receive_updates_outside_request(deliveries: Sequence[Delivery]) -> list[Answer]:
+    """`receive_updates` for a caller outside Django's request cycle: hands the connection back after."""
     try:
-        return receive_update(body, signature)
+        return receive_updates(deliveries)
     finally:
         close_old_connections()
 
 
-def _store_and_ingest(body: bytes) -> Answer:
+def receive_updates(deliveries: Sequence[Delivery]) -> list[Answer]:
+    """One answer per POST, in order; the verified ones are ingested together."""
+    answers: list[Answer] = [INVALID_SIGNATURE] * len(deliveries)
+    verified = [
+        index
+        for index, (body, signature) in enumerate(deliveries)
+        if verify_signature(settings.WHATSAPP_APP_SECRET, body, signature)
+    ]
+    for index, answer in zip(verified, _ingest([deliveries[i][0] for i in verified]), strict=True):
+        answers[index] = answer
+    return answers
+
+
+def _ingest(bodies: list[bytes]) -> list[Answer]:
+    if not bodies:
+        return []
     try:
-        event = WebhookEvent.objects.create(body=body)
+        answers, calls = _ingest_in_one_transaction(bodies)
+    except DataError as refused:
+        if len(bodies) > 1:
+            # One body holds a value the database refuses: find it, and let the others through.
+            return [answer for body in bodies for answer in _ingest([body])]
+        # It will be refused on every redelivery: keep the raw body, say why.
+        logger.error("webhook not storable: %s", type(refused).__name__)
+        return [_store_refused(bodies[0], f"not storable: {refused}", UNSTORABLE)]
+    except DatabaseError:
+        logger.warning("webhooks not stored: database unavailable", exc_info=True)
+        return [DATABASE_UNAVAILABLE] * len(bodies)
+    except Exception as failure:
+        if len(bodies) > 1:
+            return [answer for body in bodies for answer in _ingest([body])]
+        # A bug, not the body's fault: keep the raw body for `reprocess`; Meta retries on the 500.
+        logger.exception("webhook not recorded")
+        return [_store_refused(bodies[0], f"ingest failed: {type(failure).__name__}", INGEST_FAILED)]
+    for index, attempts in calls:
+        if not _record_calls(attempts):
+            # Redelivery records them (everything else it carries is already stored, once).
+            answers[index] = DATABASE_UNAVAILABLE
+    return answers
+
+
+def _ingest_in_one_transaction(
+    bodies: list[bytes],
+) -> tuple[list[Answer], list[tuple[int, list[CallAttempt]]]]:
+    """Store every raw body first, then parse and record them; all of it commits or none."""
+    answers: list[Answer] = []
+    calls: list[tuple[int, list[CallAttempt]]] = []
+    merged = IngestBatch()
+    recorded: list[int] = []
+    with transaction.atomic():
+        events = WebhookEvent.objects.bulk_create([WebhookEvent(body=body) for body in bodies])
+        for event, body in zip(events, bodies, strict=True):
+            try:
+                payload = parse_webhook(json.loads(body))
+            except (ValueError, RecursionError, PayloadError) as problem:
+                # RecursionError: json.loads gives up on deeply nested input (about 1,000 levels).
+                reason = f"not a WhatsApp webhook body: {problem}"
+                WebhookEvent.objects.filter(pk=event.pk).update(error=reason[:2000])
+                answers.append(error(400, "invalid_payload", reason))
+                continue
+            merged.extend(batch_from_payload(payload))
+            if attempts := call_attempts_from_payload(payload):
+                calls.append((len(answers), attempts))
+            recorded.append(event.pk)
+            answers.append(Answer(200))
+        record_batch(merged, webhook_event_ids=recorded)
+    return answers, calls
+
+
+def _record_calls(calls: list[CallAttempt]) -> bool:
+    # Its own transaction: it may lock conversations, which must never follow the sequence lock.
+    try:
+        record_call_attempts(calls)
+    except DatabaseError:
+        logger.warning("call replies not queued: database error", exc_info=True)
+        return False
+    return True
+
+
+def _store_refused(body: bytes, reason: str, answer: Answer) -> Answer:
+    """Keep a body whose ingest failed, with the reason (`reprocess --failed` finds it)."""
+    try:
+        WebhookEvent.objects.create(body=body, error=reason[:2000])
     except DatabaseError:
         logger.warning("webhook not stored: database unavailable", exc_info=True)
         return DATABASE_UNAVAILABLE
-    try:
-        payload = parse_webhook(json.loads(body))
-    except (ValueError, RecursionError, PayloadError) as problem:
-        # RecursionError: json.loads gives up on deeply nested input (about 1,000 levels); not a 500.
-        reason = f"not a WhatsApp webhook body: {problem}"
-        record_webhook_error(event.pk, reason)
-        return error(400, "invalid_payload", reason)
-    try:
-        record_batch(batch_from_payload(payload), webhook_event_id=event.pk)
-        if calls := call_attempts_from_payload(payload):
-            record_call_attempts(calls)
-    except DataError as refused:
-        # A value the database refuses will be refused on every redelivery: keep the raw body, say why.
-        logger.error("webhook %s not storable: %s", event.pk, type(refused).__name__)
-        record_webhook_error(event.pk, f"not storable: {refused}")
-        return error(400, "unstorable_payload", "The database refused a value of this webhook.")
-    except DatabaseError:
-        logger.warning("webhook %s not ingested: database error", event.pk, exc_info=True)
-        return DATABASE_UNAVAILABLE
-    return Answer(200)
+    return answer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -50,8 +51,11 @@ def record_webhook_error(webhook_event_id: int, error: str) -> None:
     WebhookEvent.objects.filter(pk=webhook_event_id).update(error=error[:2000])
 
 
-def record_batch(batch: IngestBatch, webhook_event_id: int | None = None) -> list[HubEvent]:
-    """Apply a parsed webhook idempotently; returns the events it logged (none for a redelivery)."""
+def record_batch(batch: IngestBatch, webhook_event_ids: Sequence[int] = ()) -> list[HubEvent]:
+    """Apply parsed webhooks idempotently; returns the events it logged (none for a redelivery).
+
+    `webhook_event_ids` are the stored raw bodies the batch came from, marked processed with it.
+    """
     with transaction.atomic():
         _record_businesses(batch)
         message_keys = [customer_key(m.business.phone_number_id, m.customer) for m in batch.messages]
@@ -67,8 +71,10 @@ def record_batch(batch: IngestBatch, webhook_event_id: int | None = None) -> lis
                 recorder.update_customer(conversations[key], customer)
         recorder.record_messages(batch.messages, message_keys)
         recorder.record_statuses(batch.statuses)
-        if webhook_event_id is not None:
-            WebhookEvent.objects.filter(pk=webhook_event_id).update(processed_at=datetime.now(UTC), error="")
+        if webhook_event_ids:
+            WebhookEvent.objects.filter(pk__in=webhook_event_ids).update(
+                processed_at=datetime.now(UTC), error=""
+            )
         # Last: the event log's sequence row stays locked from here to the commit.
         return recorder.finish()
 

@@ -101,7 +101,9 @@ def reprocess_event(event_id: int, tally: Tally) -> None:
         return
     try:
         # Meta's own timestamps win; the time the body arrived stands in for a missing one.
-        logged = record_batch(batch_from_payload(payload, received_at=event.received_at), event.pk)
+        logged = record_batch(
+            batch_from_payload(payload, received_at=event.received_at), webhook_event_ids=[event.pk]
+        )
     except DatabaseError:
         logger.warning("webhook %s not reprocessed: database error", event.pk, exc_info=True)
         tally.database_errors += 1

@@ -1,0 +1,126 @@
+"""Group commit: POSTs written in one transaction still get their own answers, and one bad body spares
+the others."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from django.db import DataError
+
+from store.models import WebhookEvent, WhatsAppConversation, WhatsAppMessage
+from store.records import IngestBatch
+from tests.support import TEST_APP_SECRET
+from webhook import receive as receive_module
+from webhook import samples
+from webhook.group_commit import GroupCommit
+from webhook.receive import Delivery, receive_updates
+from webhook.signature import compute_signature
+
+NOW = 1_790_000_000
+
+
+def signed(payload: dict[str, Any]) -> Delivery:
+    body = samples.encode(payload)
+    return body, compute_signature(TEST_APP_SECRET, body)
+
+
+def text(wamid: str, wa_id: str, body: str = "hello") -> dict[str, Any]:
+    return samples.envelope([samples.text_message(wamid, wa_id, body, NOW)])
+
+
+def signed_raw(body: bytes) -> Delivery:
+    return body, compute_signature(TEST_APP_SECRET, body)
+
+
+@pytest.mark.django_db
+def test_posts_written_together_get_their_own_answers() -> None:
+    first = signed(text("wamid.A", "15550001"))
+    wrong_signature = (first[0], compute_signature("another-secret", first[0]))
+    answers = receive_updates(
+        [first, wrong_signature, signed_raw(b"not json"), first, signed(text("wamid.B", "15550002"))]
+    )
+
+    assert [a.status for a in answers] == [200, 403, 400, 200, 200]
+    assert answers[2].body["error"] == "invalid_payload"
+    # The redelivery in the same group is stored raw, and its message once.
+    assert sorted(WhatsAppMessage.objects.values_list("message_id", flat=True)) == ["wamid.A", "wamid.B"]
+    assert WhatsAppConversation.objects.get(phone_number="15550001").message_count == 1
+    stored = list(WebhookEvent.objects.order_by("pk").values_list("processed_at", "error"))
+    assert len(stored) == 4
+    assert [processed is not None for processed, _ in stored] == [True, False, True, True]
+    assert stored[1][1].startswith("not a WhatsApp webhook body")
+
+
+@pytest.mark.django_db
+def test_a_value_the_database_refuses_fails_only_its_own_post(monkeypatch: Any) -> None:
+    real = receive_module.record_batch
+
+    def refusing_bad(batch: IngestBatch, **kwargs: Any) -> Any:
+        if any(m.wamid == "wamid.BAD" for m in batch.messages):
+            # What PostgreSQL raises for a value its column cannot hold, on every redelivery alike.
+            raise DataError("integer out of range")
+        return real(batch, **kwargs)
+
+    monkeypatch.setattr(receive_module, "record_batch", refusing_bad)
+    answers = receive_updates(
+        [
+            signed(text("wamid.A", "15550001")),
+            signed(text("wamid.BAD", "15550003")),
+            signed(text("wamid.B", "15550002")),
+        ]
+    )
+
+    assert [a.status for a in answers] == [200, 400, 200]
+    assert answers[1].body["error"] == "unstorable_payload"
+    assert sorted(WhatsAppMessage.objects.values_list("message_id", flat=True)) == ["wamid.A", "wamid.B"]
+    kept = WebhookEvent.objects.get(error__startswith="not storable")
+    assert b"wamid.BAD" in bytes(kept.body)
+
+
+@pytest.mark.django_db
+def test_a_failure_while_recording_keeps_the_body_and_spares_the_others(monkeypatch: Any) -> None:
+    real = receive_module.batch_from_payload
+
+    def failing_on_bad(payload: Any) -> Any:
+        batch = real(payload)
+        if any(m.wamid == "wamid.BAD" for m in batch.messages):
+            raise KeyError("unexpected shape")
+        return batch
+
+    monkeypatch.setattr(receive_module, "batch_from_payload", failing_on_bad)
+    answers = receive_updates([signed(text("wamid.BAD", "15550003")), signed(text("wamid.A", "15550001"))])
+
+    assert [a.status for a in answers] == [500, 200]
+    assert list(WhatsAppMessage.objects.values_list("message_id", flat=True)) == ["wamid.A"]
+    kept = WebhookEvent.objects.get(error="ingest failed: KeyError")
+    assert kept.processed_at is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_posts_share_transactions_and_are_answered_after_commit(monkeypatch: Any) -> None:
+    groups: list[int] = []
+    real = receive_module.receive_updates_outside_request
+
+    def counting(deliveries: list[Delivery]) -> list[Any]:
+        groups.append(len(deliveries))
+        return real(deliveries)
+
+    monkeypatch.setattr("webhook.group_commit.receive_updates_outside_request", counting)
+    commit = GroupCommit(max_group=8)
+
+    async def post(index: int) -> tuple[int, bool]:
+        answer = await commit.receive(*signed(text(f"wamid.{index}", f"1555{index:04d}")))
+        # Answered only once committed: another connection sees the message at that moment.
+        visible = await WhatsAppMessage.objects.filter(message_id=f"wamid.{index}").aexists()
+        return answer.status, visible
+
+    results = await asyncio.gather(*(post(i) for i in range(40)))
+
+    assert results == [(200, True)] * 40
+    assert sum(groups) == 40
+    assert len(groups) < 40, groups
+    assert max(groups) <= 8
+    assert await WhatsAppMessage.objects.acount() == 40
