@@ -23,6 +23,9 @@ PYTHON = sys.executable
 HOST = "127.0.0.1"
 BENCH_SECRET = "bench-app-secret-not-for-production"
 STARTUP_SECONDS = 30.0
+HUB_APP = "asgi:application"
+# The ASGI servers the hub runs under; bench/plan.py picks which one the target rows use.
+HUB_SERVERS = ("daphne", "uvicorn")
 
 
 def free_port() -> int:
@@ -99,6 +102,15 @@ def uvicorn_argv(app: str, port: int) -> list[str]:
         PYTHON, "-m", "uvicorn", app, "--host", HOST, "--port", str(port),
         "--no-access-log", "--log-level", "warning", "--lifespan", "off",
     ]  # fmt: skip
+
+
+def hub_argv(server: str, app: str = HUB_APP) -> Callable[[int], list[str]]:
+    """The hub (or another ASGI `app`) under `server`: "daphne" or "uvicorn"."""
+    if server not in HUB_SERVERS:
+        raise ValueError(f"unknown server {server!r}; choose from {', '.join(HUB_SERVERS)}")
+    if server == "uvicorn":
+        return lambda port: uvicorn_argv(app, port)
+    return lambda port: daphne_argv(app, port)
 
 
 def module_argv(module: str, *args: str) -> Callable[[int], list[str]]:

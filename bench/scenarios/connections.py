@@ -1,5 +1,9 @@
 """Scenario 4: idle authenticated sockets held on one hub process, and on the bare websockets server.
 
+The target row runs the hub under the plan's socket server; a `connections.<server>.*` row repeats it
+under each other server (its baseline is the hub under the first, its details compare it to the bare
+server too).
+
 Memory per socket is the growth of the server's resident set (VmRSS in /proc/<pid>/status) from a
 warmed-up process with no sockets to the same process holding them all, divided by the sockets held.
 """
@@ -11,7 +15,7 @@ from typing import Any
 
 from bench.plan import Context, Plan
 from bench.results import RowSpec
-from bench.servers import Server, daphne_argv, module_argv, running
+from bench.servers import Server, hub_argv, module_argv, running
 from bench.workers import start_workers
 from bench.ws_load import sockets_main, split_counts
 
@@ -20,14 +24,22 @@ SETTLE_SECONDS = 2.0
 
 
 def specs(plan: Plan) -> dict[str, RowSpec]:
-    return {
+    rows = {
         "connections.memory_per_socket": RowSpec(
             "KiB/socket",
             "lower",
             2.5,
-            title=f"RSS growth per idle socket, {plan.idle_sockets} sockets, hub vs bare websockets",
+            title=f"RSS growth per idle socket, {plan.idle_sockets} sockets, hub ({plan.socket_server}) vs "
+            "bare websockets",
         )
     }
+    for server in plan.compared_servers:
+        rows[f"connections.{server}.memory_per_socket"] = RowSpec(
+            "KiB/socket",
+            "lower",
+            title=f"RSS growth per idle socket, hub under {server} vs under {plan.socket_server}",
+        )
+    return rows
 
 
 def hold(ctx: Context, server: Server, url: str, headers: dict[str, str], count: int) -> dict[str, Any]:
@@ -89,17 +101,32 @@ def measure(ctx: Context, server: Server, url: str, headers: dict[str, str]) -> 
     return figures
 
 
-def run(ctx: Context) -> None:
-    ctx.log("connections: hub")
-    with running("conn-hub", lambda p: daphne_argv("asgi:application", p), ctx.env) as server:
-        hub = measure(
+def measure_hub(ctx: Context, server_name: str) -> dict[str, Any]:
+    ctx.log(f"connections: hub under {server_name}")
+    with running(f"conn-hub-{server_name}", hub_argv(server_name), ctx.env) as server:
+        return measure(
             ctx, server, server.url("/ws/whatsapp/inbox/", "ws"), {"Authorization": f"Bearer {ctx.token}"}
         )
+
+
+def run(ctx: Context) -> None:
+    plan = ctx.plan
+    rows = specs(plan)
+    hub = measure_hub(ctx, plan.socket_server)
     ctx.log("connections: bare websockets")
     bare_argv = module_argv("bench.baselines.bare_websockets", "--redis", ctx.redis_url)
     with running("conn-websockets", bare_argv, ctx.env) as server:
         bare = measure(ctx, server, server.url("/", "ws"), {})
-    row = specs(ctx.plan)["connections.memory_per_socket"]
-    ctx.rows["connections.memory_per_socket"] = row.measured(
-        hub["kib_per_socket"], bare["kib_per_socket"], hub=hub, bare=bare
+    ctx.rows["connections.memory_per_socket"] = rows["connections.memory_per_socket"].measured(
+        hub["kib_per_socket"], bare["kib_per_socket"], hub=hub, bare=bare, server=plan.socket_server
     )
+    for server_name in plan.compared_servers:
+        other = measure_hub(ctx, server_name)
+        name = f"connections.{server_name}.memory_per_socket"
+        vs_bare = other["kib_per_socket"] / bare["kib_per_socket"] if bare["kib_per_socket"] else None
+        ctx.rows[name] = rows[name].measured(
+            other["kib_per_socket"],
+            hub["kib_per_socket"],
+            hub=other,
+            ratio_vs_bare=round(vs_bare, 3) if vs_bare is not None else None,
+        )

@@ -3,7 +3,9 @@
 The same publisher (bench/publishers.py) feeds the hub's channel layer, the bare `websockets`
 broadcast server and python-socketio's Redis manager with the same real event frame: first at a low
 fixed rate (latency from publish to receipt), then a burst sent flat out (delivered events/s: frames
-received per socket over the time from the burst's first send to the last receipt).
+received per socket over the time from the burst's first send to the last receipt). The target rows run
+the hub under the plan's socket server; `fanout.<server>.*` rows repeat it under each other server
+(baseline: the hub under the first).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bench.http_load import WEBHOOK_PATH, Bodies
 from bench.plan import Context, Plan
 from bench.publishers import publisher_main
 from bench.results import RowSpec, latency_ms
-from bench.servers import BENCH_SECRET, Server, daphne_argv, module_argv, running, uvicorn_argv
+from bench.servers import BENCH_SECRET, Server, hub_argv, module_argv, running, uvicorn_argv
 from bench.workers import WorkerGroup, client_cpu, start_workers
 from bench.ws_load import sockets_main, split_counts
 
@@ -26,6 +28,19 @@ SOCKETIO_PATH = "/socket.io/?EIO=4&transport=websocket"
 
 def specs(plan: Plan) -> dict[str, RowSpec]:
     n = plan.fanout_sockets
+    compared: dict[str, RowSpec] = {}
+    for server in plan.compared_servers:
+        compared[f"fanout.{server}.throughput"] = RowSpec(
+            "events/s",
+            "higher",
+            title=f"events/s delivered to {n} sockets, hub under {server} vs under {plan.socket_server}",
+        )
+        compared[f"fanout.{server}.latency_low_rate"] = RowSpec(
+            "ms",
+            "lower",
+            title=f"p99 publish to receipt at {plan.fanout_rate:g}/s, hub under {server} vs "
+            f"under {plan.socket_server}",
+        )
     return {
         "fanout.throughput": RowSpec(
             "events/s", "higher", 1.0, title=f"events/s delivered to {n} sockets, hub vs python-socketio"
@@ -36,7 +51,7 @@ def specs(plan: Plan) -> dict[str, RowSpec]:
         "fanout.latency_low_rate": RowSpec(
             "ms", "lower", title=f"p99 publish to receipt at {plan.fanout_rate:g}/s, hub vs python-socketio"
         ),
-    }
+    } | compared
 
 
 def seed_event(ctx: Context, server: Server) -> None:
@@ -120,7 +135,7 @@ def measure(ctx: Context, target: str, server: Server, url: str, headers: dict[s
         "client_cpu": client_cpu(reports),
     }
     low_p99 = figures["low_rate"]["p99_ms"]
-    ctx.log(f"  {target}: {delivered:.0f} events/s to {connected} sockets, low-rate p99 {low_p99} ms")
+    ctx.log(f"  {server.name}: {delivered:.0f} events/s to {connected} sockets, low-rate p99 {low_p99} ms")
     return figures
 
 
@@ -132,16 +147,18 @@ def _merge(counts: list[dict[str, int]]) -> dict[str, int]:
     return merged
 
 
-def run_target(ctx: Context, target: str) -> dict[str, Any]:
-    ctx.log(f"fanout: {target}")
+def run_target(ctx: Context, target: str, server_name: str | None = None) -> dict[str, Any]:
+    """Measure `target` ("hub", "websockets" or "socketio"); the hub under `server_name`."""
+    ctx.log(f"fanout: {target}" + (f" under {server_name}" if server_name else ""))
     argv: Callable[[int], list[str]]
     if target == "hub":
-        argv = lambda port: daphne_argv("asgi:application", port)  # noqa: E731
+        argv = hub_argv(server_name or ctx.plan.socket_server)
     elif target == "websockets":
         argv = module_argv("bench.baselines.bare_websockets", "--redis", ctx.redis_url)
     else:
         argv = lambda port: uvicorn_argv("bench.baselines.socketio_server:app", port)  # noqa: E731
-    with running(f"fanout-{target}", argv, ctx.env) as server:
+    name = f"fanout-{target}" + (f"-{server_name}" if server_name else "")
+    with running(name, argv, ctx.env) as server:
         if target == "hub":
             seed_event(ctx, server)
             return measure(
@@ -158,8 +175,25 @@ def run_target(ctx: Context, target: str) -> dict[str, Any]:
 def run(ctx: Context) -> None:
     rows = specs(ctx.plan)
     hub = run_target(ctx, "hub")
+    hub["server"] = ctx.plan.socket_server
     bare = run_target(ctx, "websockets")
     results = ctx.rows
+    for server_name in ctx.plan.compared_servers:
+        other = run_target(ctx, "hub", server_name)
+        results[f"fanout.{server_name}.throughput"] = rows[f"fanout.{server_name}.throughput"].measured(
+            other["delivered_events_per_s"],
+            hub["delivered_events_per_s"],
+            hub=other,
+            websockets_events_per_s=bare["delivered_events_per_s"],
+        )
+        results[f"fanout.{server_name}.latency_low_rate"] = rows[
+            f"fanout.{server_name}.latency_low_rate"
+        ].measured(
+            other["low_rate"]["p99_ms"],
+            hub["low_rate"]["p99_ms"],
+            hub=other["low_rate"],
+            websockets=bare["low_rate"],
+        )
     results["fanout.throughput_vs_websockets"] = rows["fanout.throughput_vs_websockets"].measured(
         hub["delivered_events_per_s"], bare["delivered_events_per_s"], hub=hub, websockets=bare
     )

@@ -3,20 +3,22 @@
 Both hub processes share PostgreSQL and Redis. A poster sends signed POSTs at 2 events/s, then at half
 the ingest limit measured in scenario 1; every socket reports, for each frame, its receipt time minus
 the time its POST started. The baseline is the bare path with the same shape: bare_ingest.py (HMAC,
-one insert, a Redis PUBLISH) on daphne, and bare_websockets.py broadcasting to the sockets.
+one insert, a Redis PUBLISH) on daphne, and bare_websockets.py broadcasting to the sockets. The target
+rows run both hub processes under the plan's socket server; `latency.<server>.*` rows repeat them under
+each other server (baseline: the target row's figure; the bare path's is in the details).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 from bench.http_load import fixed_rate_main
 from bench.plan import Context, Plan
 from bench.results import RowSpec, latency_ms
-from bench.servers import BENCH_SECRET, HOST, Server, daphne_argv, module_argv, running
+from bench.servers import BENCH_SECRET, HOST, Server, daphne_argv, hub_argv, module_argv, running
 from bench.workers import client_cpu, start_workers
 from bench.ws_load import sockets_main, split_counts
 
@@ -26,24 +28,45 @@ BARE_CHANNEL = "bench.broadcast"
 DEFAULT_INGEST_LIMIT = 50.0
 
 
+def phase_names(plan: Plan, n: int, server: str | None = None) -> list[str]:
+    """The rows of `n` subscribers, one per rate; `server` names a comparison row's server."""
+    prefix = "latency." if server is None else f"latency.{server}."
+    return [f"{prefix}{n}_subs.{plan.slow_rate:g}_per_s", f"{prefix}{n}_subs.half_limit"]
+
+
 def specs(plan: Plan) -> dict[str, RowSpec]:
     rows = {}
     for n in plan.latency_subscribers:
-        rows[f"latency.{n}_subs.{plan.slow_rate:g}_per_s"] = RowSpec(
+        slow, fast = phase_names(plan, n)
+        rows[slow] = RowSpec(
             "ms", "lower", 50.0, "value", title=f"p99 POST to socket, {n} subscribers, {plan.slow_rate:g}/s"
         )
-        rows[f"latency.{n}_subs.half_limit"] = RowSpec(
+        rows[fast] = RowSpec(
             "ms", "lower", 100.0, "value", title=f"p99 POST to socket, {n} subscribers, half the ingest limit"
         )
+    for server in plan.compared_servers:
+        for n in plan.latency_subscribers:
+            for name in phase_names(plan, n, server):
+                rows[name] = RowSpec(
+                    "ms", "lower", title=f"p99 POST to socket, {n} subscribers, hub under {server}"
+                )
     return rows
 
 
-@contextmanager
-def hub_pair(ctx: Context) -> Iterator[tuple[Server, Server, str, dict[str, str]]]:
-    with ExitStack() as stack:
-        poster = stack.enter_context(running("hub-a", lambda p: daphne_argv("asgi:application", p), ctx.env))
-        sockets = stack.enter_context(running("hub-b", lambda p: daphne_argv("asgi:application", p), ctx.env))
-        yield poster, sockets, sockets.url(INBOX, "ws"), {"Authorization": f"Bearer {ctx.token}"}
+Pair = Callable[[Context], AbstractContextManager[tuple[Server, Server, str, dict[str, str]]]]
+
+
+def hub_pair(server: str) -> Pair:
+    """Both hub processes under `server`."""
+
+    @contextmanager
+    def pair(ctx: Context) -> Iterator[tuple[Server, Server, str, dict[str, str]]]:
+        with ExitStack() as stack:
+            poster = stack.enter_context(running(f"hub-a-{server}", hub_argv(server), ctx.env))
+            sockets = stack.enter_context(running(f"hub-b-{server}", hub_argv(server), ctx.env))
+            yield poster, sockets, sockets.url(INBOX, "ws"), {"Authorization": f"Bearer {ctx.token}"}
+
+    return pair
 
 
 @contextmanager
@@ -145,7 +168,7 @@ def measure(
     return results
 
 
-def run_pair(ctx: Context, pair: Any, tag: str) -> dict[int, list[dict[str, Any]]]:
+def run_pair(ctx: Context, pair: Pair, tag: str) -> dict[int, list[dict[str, Any]]]:
     ctx.log(f"latency: {tag}")
     figures = {}
     with pair(ctx) as (poster, _sockets, url, headers):
@@ -161,10 +184,20 @@ def run(ctx: Context) -> None:
     rows = specs(plan)
     limit = ctx.shared.get("ingest_limit")
     ctx.shared["latency_rates"] = [plan.slow_rate, max(plan.slow_rate, (limit or DEFAULT_INGEST_LIMIT) / 2)]
-    hub = run_pair(ctx, hub_pair, "hub")
+    source = "scenario 1" if limit else "default guess (scenario 1 not run)"
+    hub = run_pair(ctx, hub_pair(plan.socket_server), "hub")
     bare = run_pair(ctx, bare_pair, "bare")
     for n in plan.latency_subscribers:
-        names = [f"latency.{n}_subs.{plan.slow_rate:g}_per_s", f"latency.{n}_subs.half_limit"]
-        for name, figures, base in zip(names, hub[n], bare[n], strict=True):
-            figures["ingest_limit_source"] = "scenario 1" if limit else "default guess (scenario 1 not run)"
+        for name, figures, base in zip(phase_names(plan, n), hub[n], bare[n], strict=True):
+            figures["ingest_limit_source"] = source
+            figures["server"] = plan.socket_server
             ctx.rows[name] = rows[name].measured(figures["p99_ms"], base["p99_ms"], hub=figures, bare=base)
+    for server in plan.compared_servers:
+        other = run_pair(ctx, hub_pair(server), f"hub-{server}")
+        for n in plan.latency_subscribers:
+            for name, figures, base, bare_figures in zip(
+                phase_names(plan, n, server), other[n], hub[n], bare[n], strict=True
+            ):
+                ctx.rows[name] = rows[name].measured(
+                    figures["p99_ms"], base["p99_ms"], hub=figures, bare_p99_ms=bare_figures["p99_ms"]
+                )
