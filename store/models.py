@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from store.fields import PerValueJSONField
+
 
 class Direction(models.TextChoices):
     INBOUND = "inbound", "Inbound"
@@ -131,7 +133,7 @@ class WhatsAppMessage(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    raw = models.JSONField(default=dict, blank=True)
+    raw = PerValueJSONField(default=dict, blank=True)
     notes = models.TextField(blank=True, default="")
     # `<user id>:<Idempotency-Key>` of the send that created it (or an auto-reply's rule key): a retried
     # request finds its first result instead of sending twice. NULL for everything else.
@@ -169,8 +171,8 @@ class WhatsAppMessageStatus(models.Model):
     pricing_category = models.CharField(max_length=64, blank=True, default="")
     pricing_type = models.CharField(max_length=64, blank=True, default="")
     biz_opaque_callback_data = models.TextField(blank=True, default="")
-    errors = models.JSONField(default=list, blank=True)
-    raw = models.JSONField(default=dict, blank=True)
+    errors = PerValueJSONField(default=list, blank=True)
+    raw = PerValueJSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = "message status"
@@ -206,7 +208,7 @@ class HubEvent(models.Model):
     conversation = models.ForeignKey(
         WhatsAppConversation, on_delete=models.CASCADE, related_name="events", null=True
     )
-    payload = models.JSONField()
+    payload = PerValueJSONField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
