@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, close_old_connections, transaction
@@ -108,28 +109,33 @@ def _ingest(bodies: list[bytes]) -> list[Answer]:
 def _ingest_in_one_transaction(
     bodies: list[bytes],
 ) -> tuple[list[Answer], list[tuple[int, list[CallAttempt]]]]:
-    """Store every raw body first, then parse and record them; all of it commits or none."""
+    """Store every raw body first, then parse and record them; all of it commits or none.
+
+    The rows go in marked processed (the mark commits with what they recorded, or not at all), so only
+    a body that fails to parse costs another statement.
+    """
     answers: list[Answer] = []
     calls: list[tuple[int, list[CallAttempt]]] = []
     merged = IngestBatch()
-    recorded: list[int] = []
     with transaction.atomic():
-        events = WebhookEvent.objects.bulk_create([WebhookEvent(body=body) for body in bodies])
+        now = datetime.now(UTC)
+        events = WebhookEvent.objects.bulk_create(
+            [WebhookEvent(body=body, processed_at=now) for body in bodies]
+        )
         for event, body in zip(events, bodies, strict=True):
             try:
                 payload = parse_webhook(json.loads(body))
             except (ValueError, RecursionError, PayloadError) as problem:
                 # RecursionError: json.loads gives up on deeply nested input (about 1,000 levels).
                 reason = f"not a WhatsApp webhook body: {problem}"
-                WebhookEvent.objects.filter(pk=event.pk).update(error=reason[:2000])
+                WebhookEvent.objects.filter(pk=event.pk).update(error=reason[:2000], processed_at=None)
                 answers.append(error(400, "invalid_payload", reason))
                 continue
             merged.extend(batch_from_payload(payload))
             if attempts := call_attempts_from_payload(payload):
                 calls.append((len(answers), attempts))
-            recorded.append(event.pk)
             answers.append(Answer(200))
-        record_batch(merged, webhook_event_ids=recorded)
+        record_batch(merged)
     return answers, calls
 
 
