@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import httpx
 
@@ -19,9 +19,39 @@ from tests.support import REPO_ROOT, free_port, hub_env, stop_process, wait_unti
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
+Server = Literal["daphne", "uvicorn"]
+
+
+def server_command(server: Server, port: int, args: tuple[str, ...] = ()) -> list[str]:
+    """The command that serves `asgi:application` on 127.0.0.1:`port` with `server`.
+
+    Uvicorn runs its `websockets` (legacy) protocol: it waits for the transport to drain after every
+    frame, so a client that stops reading blocks its own socket's sends (daphne buffers them instead),
+    and a close frame can still be queued behind a full buffer. The ASGI lifespan is off, as daphne
+    runs none: the hub starts its background work on first use (hub/lifecycle.py).
+    """
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", *args, "-b", "127.0.0.1", "-p", str(port), "asgi:application"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "asgi:application",
+        "--ws",
+        "websockets",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--lifespan",
+        "off",
+        *args,
+    ]
+
 
 class HubProcess:
-    """One daphne server process whose output is kept in a file, so tests can read it afterwards."""
+    """One hub server process (daphne, or uvicorn) whose output is kept in a file for tests to read."""
 
     def __init__(
         self,
@@ -30,8 +60,10 @@ class HubProcess:
         port: int | None = None,
         args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        server: Server = "daphne",
     ) -> None:
         self.name = name
+        self.server = server
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
@@ -44,9 +76,8 @@ class HubProcess:
         self._kept = ""
 
     def start(self) -> HubProcess:
-        command = [sys.executable, "-m", "daphne", *self.args, "-b", "127.0.0.1", "-p", str(self.port)]
         self.process = subprocess.Popen(
-            [*command, "asgi:application"],
+            server_command(self.server, self.port, self.args),
             cwd=REPO_ROOT,
             env=hub_env(**self.env),
             stdout=self.log,
@@ -86,6 +117,18 @@ class HubProcess:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
+    def metric(self, name: str, token: str) -> float:
+        """The value of one unlabelled sample of this process's /api/metrics/ (e.g. `hub_open_sockets`)."""
+        response = httpx.get(
+            f"{self.base}/api/metrics/", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        response.raise_for_status()
+        for line in response.text.splitlines():
+            sample, _, value = line.partition(" ")
+            if sample == name:
+                return float(value)
+        raise KeyError(name)
+
     def rss_kib(self) -> int:
         """Resident memory of the server process (Linux /proc)."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -95,12 +138,14 @@ class HubProcess:
 
 
 @contextmanager
-def hubs(count: int, args: tuple[str, ...] = (), **env: str) -> Iterator[list[HubProcess]]:
+def hubs(
+    count: int, args: tuple[str, ...] = (), *, server: Server = "daphne", **env: str
+) -> Iterator[list[HubProcess]]:
     """`count` hub processes sharing the test database (and REDIS_URL, when set)."""
     with ExitStack() as stack:
         started = []
         for index in range(count):
-            hub = HubProcess(chr(ord("a") + index), args=args, env=env)
+            hub = HubProcess(chr(ord("a") + index), args=args, env=env, server=server)
             stack.callback(hub.stop)
             started.append(hub.start())
         yield started
