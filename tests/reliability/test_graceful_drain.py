@@ -51,7 +51,7 @@ DRAIN_SECONDS = 1.5
 GRACE_SECONDS = 10.0
 # The slow webhook's body arrives in pieces until well after the sockets are closed.
 TRICKLE_PIECES, TRICKLE_PAUSE = 8, 0.5
-ROLLING_POSTS = 240
+ROLLING_POSTS = 300
 DRAIN_ENV = {"HUB_DRAIN_SECONDS": str(DRAIN_SECONDS), "HUB_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS)}
 
 
@@ -181,7 +181,7 @@ async def roll(
     """SIGTERM each process in turn under load; a uvicorn replacement takes its port."""
     subscribers = subscribers_on(servers, token, start, per_server=2)
     tasks = await run_subscribers(subscribers)
-    sender = WebhookSender([s.base for s in servers], concurrency=4, interval=0.02)
+    sender = WebhookSender([s.base for s in servers], concurrency=4, interval=0.1)
     load = asyncio.create_task(sender.send_all(posts))
     shutdown: dict[str, object] = {}
     replacements: list[HubProcess] = []
