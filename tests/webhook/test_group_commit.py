@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from django.db import DataError
 
+from store.actions.record import record_batch
 from store.models import WebhookEvent, WhatsAppConversation, WhatsAppMessage
 from store.records import IngestBatch
 from tests.support import TEST_APP_SECRET
 from webhook import receive as receive_module
 from webhook import samples
 from webhook.group_commit import GroupCommit
+from webhook.ingest import batch_from_payload
 from webhook.receive import Delivery, receive_updates
 from webhook.signature import compute_signature
 
@@ -55,7 +57,7 @@ def test_posts_written_together_get_their_own_answers() -> None:
 
 @pytest.mark.django_db
 def test_a_value_the_database_refuses_fails_only_its_own_post(monkeypatch: Any) -> None:
-    real = receive_module.record_batch
+    real = record_batch
 
     def refusing_bad(batch: IngestBatch, **kwargs: Any) -> Any:
         if any(m.wamid == "wamid.BAD" for m in batch.messages):
@@ -63,7 +65,7 @@ def test_a_value_the_database_refuses_fails_only_its_own_post(monkeypatch: Any) 
             raise DataError("integer out of range")
         return real(batch, **kwargs)
 
-    monkeypatch.setattr(receive_module, "record_batch", refusing_bad)
+    monkeypatch.setattr("webhook.receive.record_batch", refusing_bad)
     answers = receive_updates(
         [
             signed(text("wamid.A", "15550001")),
@@ -81,7 +83,7 @@ def test_a_value_the_database_refuses_fails_only_its_own_post(monkeypatch: Any) 
 
 @pytest.mark.django_db
 def test_a_failure_while_recording_keeps_the_body_and_spares_the_others(monkeypatch: Any) -> None:
-    real = receive_module.batch_from_payload
+    real = batch_from_payload
 
     def failing_on_bad(payload: Any) -> Any:
         batch = real(payload)
@@ -89,7 +91,7 @@ def test_a_failure_while_recording_keeps_the_body_and_spares_the_others(monkeypa
             raise KeyError("unexpected shape")
         return batch
 
-    monkeypatch.setattr(receive_module, "batch_from_payload", failing_on_bad)
+    monkeypatch.setattr("webhook.receive.batch_from_payload", failing_on_bad)
     answers = receive_updates([signed(text("wamid.BAD", "15550003")), signed(text("wamid.A", "15550001"))])
 
     assert [a.status for a in answers] == [500, 200]
