@@ -3,17 +3,22 @@
 Credentials, first found wins: `Authorization: Bearer` (native clients, which send no Origin), the
 `bearer, <token>` subprotocol pair (browsers without a session), `?token=`, and last the Django session
 cookie, which counts only when the Origin header names an allowed host: a browser sends the cookie of
-this site along with a handshake that any other page starts (cross-site WebSocket hijacking).
+this site along with a handshake that any other page starts (cross-site WebSocket hijacking). The session
+is read from the cookie here, only for such a handshake, so the WebSocket stack needs no session
+middleware (which would keep a session object per socket).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from store.auth import Principal, aauthenticate_token, session_principal
@@ -65,12 +70,22 @@ def origin_allowed(scope: Scope) -> bool:
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
+async def session_user(scope: Scope) -> User | AnonymousUser | None:
+    """The user of the handshake's session cookie (the session middleware's, when one ran)."""
+    if "session" in scope:
+        return await get_user(scope)  # type: ignore[no-any-return]
+    key = parse_cookie(header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME)
+    if not key:
+        return None
+    store = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    return await get_user({"session": store})  # type: ignore[no-any-return]
+
+
 async def authenticate_socket(scope: Scope) -> Principal | None:
     """The principal behind the handshake, or None. A token that fails never falls back to the cookie."""
     token = find_token(scope)
     if token is not None:
         return await aauthenticate_token(token)
-    if "session" not in scope or not origin_allowed(scope):
+    if not origin_allowed(scope):
         return None
-    user = await get_user(scope)
-    return session_principal(user)
+    return session_principal(await session_user(scope))
