@@ -1,7 +1,9 @@
 """The two WebSocket routes: the inbox (every conversation the credential may see) and one conversation.
 
 A socket registers with this process's fan-out before it replays, so live events queue up meanwhile;
-once the replay has sent everything up to seq N, the queued events at or below N are dropped.
+once the replay has sent everything up to seq N, the queued events at or below N are dropped. A live
+socket has no task of its own: the fan-out writes its frames (realtime/delivery.py), and the consumer
+only answers client frames.
 """
 
 from __future__ import annotations
@@ -12,20 +14,21 @@ import logging
 import weakref
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.utils import await_many_dispatch
+from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.db.models import Q
 
 from realtime.auth import authenticate_socket, offered_subprotocol, query_params
-from realtime.fanout import Fanout, Subscriber, Subscription, get_fanout
+from realtime.delivery import Subscriber, text_message
+from realtime.fanout import Fanout, Subscription, get_fanout
 from realtime.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_INTERNAL_ERROR,
     CLOSE_NOT_FOUND,
     CLOSE_PROTOCOL_MISUSE,
-    CLOSE_TOO_SLOW,
     CLOSE_UNAUTHENTICATED,
     PONG,
     RESYNC_REQUIRED,
@@ -37,10 +40,10 @@ from realtime.protocol import (
     parse_mark_read,
     request_id_of,
 )
-from realtime.replay import REPLAY_BATCH, db_call, get_log_bounds, list_wire_events
+from realtime.replay import REPLAY_BATCH, db_call, get_log_bounds, list_frames
 from store.actions.read import mark_read
 from store.actions.send import configured_sender
-from store.auth import Principal
+from store.auth import Principal, TokenScope
 from store.errors import Forbidden, HubError, NotFound
 from store.metrics import OPEN_SOCKETS, REPLAYED_EVENTS, REPLAYS_SERVED
 from store.queries import get_conversation
@@ -70,14 +73,18 @@ async def close_all_sockets(code: int) -> int:
 
 
 class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
-    """Auth, `?after=` replay, the live stream and client frames; subclasses name the subscription."""
+    """Auth, `?after=` replay, registration with the fan-out and client frames; subclasses name the
+    subscription."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.principal: Principal | None = None
+        # What the credential may see and whose it is: not the user's model row, which only a send needs.
+        self.token_scope: TokenScope | None = None
+        self.user_id: int | None = None
+        self.token_id: int | None = None
         self.fanout: Fanout | None = None
         self.subscriber: Subscriber | None = None
-        self.stream_task: asyncio.Task[None] | None = None
+        self.replay_task: asyncio.Task[None] | None = None
         self.default_customer: str | None = None
         self.default_business: str | None = None
 
@@ -87,14 +94,24 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.channel_layer = None
         self.base_send = send
         with contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive], self.dispatch)
+            # One message at a time from the server, as channels' own loop, without its extra task.
+            while True:
+                await self.dispatch(await receive())
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Called with each ASGI message; unlike channels' dispatch, no thread hop to close stale
+        database connections first (the calls that use the database, `db_call`, close their own)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def subscription_for(self, principal: Principal) -> tuple[Subscription, Q]:
         """The live subscription and the same filter on HubEvent rows; may raise HubError."""
         raise NotImplementedError
 
     async def connect(self) -> None:
-        """Called on the handshake: authenticate, register with the fan-out, accept, start streaming."""
+        """Called on the handshake: authenticate, register with the fan-out, accept, replay or go live."""
         subprotocol = offered_subprotocol(self.scope)
         try:
             principal = await authenticate_socket(self.scope)
@@ -120,13 +137,13 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.accept(subprotocol)
             await self.close(refusal.code)
             return
-        self.principal = principal
+        self.token_scope, self.user_id, self.token_id = principal.scope, principal.user.pk, principal.token_id
         self.fanout = get_fanout()
-        self.subscriber = Subscriber(subscription)
+        self.subscriber = Subscriber(subscription, self.base_send)
         await self.fanout.subscribe(self.subscriber)
         OPEN_SOCKETS.inc()
         try:
-            # Read after registering: every event above `bounds.last` reaches the subscriber's queue.
+            # Read after registering: every event above `bounds.last` reaches the subscriber.
             bounds = await db_call(get_log_bounds)
             await self.accept(subprotocol)
         except BaseException:
@@ -136,61 +153,60 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         if after is not None and not bounds.covers(after):
             await self.send(text_data=RESYNC_REQUIRED)
             after = None
-        replay = after is not None
-        self.stream_task = asyncio.create_task(
-            self._stream(bounds.last if after is None else after, replay, where)
-        )
+        if after is None:
+            self.subscriber.go_live(bounds.last)
+        else:
+            self.replay_task = asyncio.create_task(self._replay(self.subscriber, after, where))
 
     async def disconnect(self, code: int) -> None:
         """Called once the socket is closed, whoever closed it."""
         LIVE_SOCKETS.discard(self)
-        if self.stream_task is not None:
-            self.stream_task.cancel()
+        if self.replay_task is not None:
+            self.replay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.stream_task
-            self.stream_task = None
+                await self.replay_task
+            self.replay_task = None
         self._leave()
 
     def _leave(self) -> None:
         if self.fanout is not None and self.subscriber is not None:
             self.fanout.unsubscribe(self.subscriber)
+            self.subscriber.detach()
             OPEN_SOCKETS.dec()
         self.subscriber = None
 
-    async def _stream(self, cursor: int, replay: bool, where: Q) -> None:
-        subscriber = self.subscriber
-        assert subscriber is not None
+    async def _replay(self, subscriber: Subscriber, cursor: int, where: Q) -> None:
+        """Send logged events above `cursor` in batches, then hand the socket to the fan-out."""
+        REPLAYS_SERVED.inc()
+        send = self.base_send
         try:
-            if replay:
-                REPLAYS_SERVED.inc()
-                cursor = await self._replay(subscriber, cursor, where)
-            while not subscriber.overflowed:
-                event = await subscriber.queue.get()
-                if subscriber.overflowed:
-                    break
-                if event["seq"] > cursor:
-                    await self.send(text_data=event["text"])
-                    cursor = event["seq"]
-            # The client replays from its last seq when it reconnects.
-            await self.close(CLOSE_TOO_SLOW)
+            batch = await db_call(list_frames, cursor, where=where, limit=REPLAY_BATCH)
+            while batch and subscriber.closing is None:
+                # Read the next batch while this one is written.
+                following = (
+                    asyncio.ensure_future(db_call(list_frames, batch[-1][0], where=where, limit=REPLAY_BATCH))
+                    if len(batch) == REPLAY_BATCH
+                    else None
+                )
+                try:
+                    for seq, text in batch:
+                        await send(text_message(text))
+                        cursor = seq
+                except BaseException:
+                    if following is not None:
+                        following.cancel()
+                    raise
+                REPLAYED_EVENTS.inc(len(batch))
+                batch = await following if following is not None else []
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.warning("socket stream failed", exc_info=True)
-            with contextlib.suppress(Exception):
-                await self.close(CLOSE_INTERNAL_ERROR)
-
-    async def _replay(self, subscriber: Subscriber, cursor: int, where: Q) -> int:
-        """Send logged events above `cursor` in batches; returns the last seq sent."""
-        while not subscriber.overflowed:
-            batch = await db_call(list_wire_events, cursor, where=where, limit=REPLAY_BATCH)
-            for event in batch:
-                await self.send(text_data=event["text"])
-                cursor = event["seq"]
-            REPLAYED_EVENTS.inc(len(batch))
-            if len(batch) < REPLAY_BATCH:
-                break
-        return cursor
+            logger.warning("socket replay failed", exc_info=True)
+            subscriber.stop(CLOSE_INTERNAL_ERROR)
+        finally:
+            self.replay_task = None
+        # The events that arrived meanwhile follow, without the ones just replayed.
+        subscriber.go_live(cursor)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called with each client frame; every frame gets exactly one answer."""
@@ -216,13 +232,13 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         raise FrameError(f"Unknown frame type {str(kind)[:40]!r}.")
 
     async def _mark_read(self, frame: dict[str, object]) -> str:
-        assert self.principal is not None
+        assert self.token_scope is not None
         request = parse_mark_read(
             frame, default_customer=self.default_customer, default_business=self.default_business
         )
         result = await db_call(
             mark_read,
-            self.principal.scope,
+            self.token_scope,
             customer=request.customer,
             business=request.business,
             message_ids=request.message_ids,
@@ -235,10 +251,12 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _send(self, frame: dict[str, object]) -> str:
         """The REST send over the socket; the frame's `request_id` doubles as its idempotency key."""
-        assert self.principal is not None
+        assert self.token_scope is not None
         request_id = request_id_of(frame)
         key = str(request_id) if request_id is not None else None
-        outcome = await configured_sender()(self.principal, frame, key)
+        user = await db_call(User.objects.get, pk=self.user_id)
+        principal = Principal(user=user, scope=self.token_scope, token_id=self.token_id)
+        outcome = await configured_sender()(principal, frame, key)
         reply: dict[str, object] = (
             {"type": "send.ok", "message": outcome.message}
             if outcome.error is None

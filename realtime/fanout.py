@@ -1,8 +1,8 @@
 """This process's one membership of the `inbox` group and the ordered, gap-free dispatch to its sockets.
 
 Each server process joins `inbox` once, with one channel, and writes every event's pre-encoded text to
-the bounded queue of each local socket that may see it: one layer message, one wake-up and no JSON work
-per socket. Events are dispatched strictly in seq order: ones that arrive early wait for the missing
+each local socket that may see it (realtime/delivery.py): one layer message, no JSON work and no task
+wake-up per socket. Events are dispatched strictly in seq order: ones that arrive early wait for the missing
 ones, which are read from the HubEvent log if they do not come (a lost broadcast, a Redis outage); and
 while sockets are connected the log's high-water seq is polled, so news lost entirely still arrives.
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from realtime.delivery import Subscriber, text_message
 from realtime.replay import db_call, list_wire_events
 from store.auth import TokenScope
 from store.eventlog import last_seq
@@ -26,7 +27,6 @@ from store.publish import BATCH_MESSAGE_TYPE, INBOX_GROUP, WireEvent
 
 logger = logging.getLogger(__name__)
 
-SUBSCRIBER_QUEUE_SIZE = 1000
 # How long an early event waits for the ones before it before they are read from the log.
 GAP_GRACE_SECONDS = 0.1
 POLL_SECONDS = 1.0
@@ -49,17 +49,6 @@ class Subscription:
         if self.conversation_id is not None:
             return event["conversation_id"] == self.conversation_id
         return self.scope.unrestricted or self.scope.allows(event["business"], event["customers"])
-
-
-class Subscriber:
-    """One socket's bounded queue of events; `overflowed` is set when it fell too far behind."""
-
-    __slots__ = ("overflowed", "queue", "subscription")
-
-    def __init__(self, subscription: Subscription, maxsize: int | None = None) -> None:
-        self.subscription = subscription
-        self.queue: asyncio.Queue[WireEvent] = asyncio.Queue(maxsize or SUBSCRIBER_QUEUE_SIZE)
-        self.overflowed = False
 
 
 class Fanout:
@@ -284,22 +273,15 @@ class Fanout:
             self._gap_since = time.monotonic()
 
     def _dispatch(self, event: WireEvent) -> None:
-        overflowed = [s for s in self._inbox if s.subscription.matches(event) and not _offer(s, event)]
-        overflowed += [
-            s for s in self._by_conversation.get(event["conversation_id"], ()) if not _offer(s, event)
+        seq, message = event["seq"], text_message(event["text"])
+        dropped = [s for s in self._inbox if s.subscription.matches(event) and not s.offer(seq, message)]
+        dropped += [
+            s for s in self._by_conversation.get(event["conversation_id"], ()) if not s.offer(seq, message)
         ]
-        for subscriber in overflowed:
-            logger.info("closing a socket that fell %s events behind", subscriber.queue.maxsize)
+        for subscriber in dropped:
+            if subscriber.overflowed:
+                logger.info("closing a socket that fell %s events behind", subscriber.maxsize)
             self.unsubscribe(subscriber)
-
-
-def _offer(subscriber: Subscriber, event: WireEvent) -> bool:
-    try:
-        subscriber.queue.put_nowait(event)
-    except asyncio.QueueFull:
-        subscriber.overflowed = True
-        return False
-    return True
 
 
 _fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = weakref.WeakKeyDictionary()

@@ -1,4 +1,4 @@
-"""Reading the HubEvent log for sockets: replay batches, the retained range, ORM calls off the loop."""
+"""Reading the HubEvent log for sockets: replay frames, gap fills, the retained range, off-loop ORM calls."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
-from django.db.models import Min, Q
+from django.db.models import Min, Q, TextField
+from django.db.models.functions import Cast
 
 from store.eventlog import last_seq
 from store.models import HubEvent
-from store.publish import WireEvent, wire_event_of
+from store.publish import WireEvent, frame_text_of, wire_event_of
 
 REPLAY_BATCH = 1000
 
@@ -69,3 +70,16 @@ def list_wire_events(
         rows = rows.filter(where)
     columns = rows.order_by("seq").values_list("seq", "type", "payload")[:limit]
     return [wire_event_of(seq, kind, payload) for seq, kind, payload in columns]
+
+
+def list_frames(after: int, *, where: Q | None = None, limit: int = REPLAY_BATCH) -> list[tuple[int, str]]:
+    """The frame texts of logged events with `seq > after` matching `where`, oldest first, at most `limit`.
+
+    For replay: the payload is read as JSON text and spliced into the frame, never decoded.
+    """
+    rows = HubEvent.objects.filter(seq__gt=after)
+    if where is not None:
+        rows = rows.filter(where)
+    payload = Cast("payload", output_field=TextField())
+    columns = rows.order_by("seq").values_list("seq", "type", payload)[:limit]
+    return [(seq, frame_text_of(seq, kind, text)) for seq, kind, text in columns]

@@ -59,6 +59,22 @@ def wire_event_of(seq: int, kind: str, payload: dict[str, Any]) -> WireEvent:
     }
 
 
+def frame_text_of(seq: int, kind: str, payload_json: str) -> str:
+    """A logged event's frame text from its payload as the database's JSON text, without decoding it.
+
+    Replay sends thousands of frames, and decoding and re-encoding each payload cost more than sending
+    it. The frame is the one `event_frame` builds (type, seq, then the payload's keys); PostgreSQL's jsonb
+    text spaces its separators and orders keys its own way, which JSON readers do not see.
+    """
+    body = payload_json.strip()
+    head = f'{{"type":{json.dumps(kind)},"seq":{seq}'
+    if not body.startswith("{") or not body.endswith("}"):
+        raise ValueError(f"the payload of event {seq} is not a JSON object")
+    if body[1:-1].strip() == "":
+        return head + "}"
+    return head + "," + body[1:]
+
+
 def group_messages(events: Iterable[HubEvent]) -> dict[str, dict[str, Any]]:
     """The layer messages for `events`: the whole batch to `inbox`, each conversation's part to its group."""
     wire = [wire_event(event) for event in events]
