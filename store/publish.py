@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from store.events import event_frame
+from store.layer_publish import group_send_many
 from store.metrics import BROADCAST_FAILURES
 from store.models import HubEvent
 
@@ -93,15 +94,13 @@ async def apublish_events(events: Sequence[HubEvent]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    for group, message in group_messages(events).items():
-        try:
-            await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
-        except Exception:
-            # Redis down or the layer full: the log has the events and clients replay them.
-            BROADCAST_FAILURES.inc()
-            logger.warning(
-                "broadcast of seq %s-%s to %s failed", events[0].seq, events[-1].seq, group, exc_info=True
-            )
+    try:
+        # `inbox` first: the server processes' fan-out listens there.
+        await asyncio.wait_for(group_send_many(layer, group_messages(events)), PUBLISH_TIMEOUT_SECONDS)
+    except Exception:
+        # Redis down or the layer full: the log has the events and clients replay them.
+        BROADCAST_FAILURES.inc()
+        logger.warning("broadcast of seq %s-%s failed", events[0].seq, events[-1].seq, exc_info=True)
 
 
 _server_loop: asyncio.AbstractEventLoop | None = None
