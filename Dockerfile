@@ -1,4 +1,4 @@
-# The hub's image: daphne serves it, `manage.py run_worker` runs its jobs, `manage.py migrate` prepares
+# The hub's image: uvicorn serves it, `manage.py run_worker` runs its jobs, `manage.py migrate` prepares
 # the database (docker-compose.yml runs each as its own service).
 FROM python:3.11-slim
 
@@ -17,7 +17,7 @@ COPY webhook ./webhook
 COPY realtime ./realtime
 COPY outbound ./outbound
 COPY console ./console
-RUN pip install .
+RUN pip install '.[uvicorn]'
 
 # A user of its own; /data holds media files and collected static files (named volumes in compose).
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin hub \
@@ -28,4 +28,4 @@ ENV HUB_DATA_DIR=/data \
     MEDIA_ROOT=/data/media
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "asgi:application"]
+CMD ["uvicorn", "asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets", "--ws-max-size", "1048576", "--lifespan", "off", "--no-access-log"]

@@ -99,7 +99,7 @@ def daphne_argv(app: str, port: int) -> list[str]:
 
 def uvicorn_argv(app: str, port: int) -> list[str]:
     return [
-        PYTHON, "-m", "uvicorn", app, "--host", HOST, "--port", str(port),
+        PYTHON, "-m", "uvicorn", app, "--host", HOST, "--port", str(port), "--ws", "websockets",
         "--no-access-log", "--log-level", "warning", "--lifespan", "off",
     ]  # fmt: skip
 

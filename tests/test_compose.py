@@ -44,7 +44,7 @@ def command(service: dict[str, Any]) -> str:
 
 
 def web_services() -> dict[str, dict[str, Any]]:
-    return {name: s for name, s in services().items() if command(s).startswith("daphne")}
+    return {name: s for name, s in services().items() if command(s).startswith("uvicorn")}
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -77,12 +77,15 @@ def test_compose_schema_rejects_a_misspelt_service_key() -> None:
     assert list(compose_validator().iter_errors(broken))
 
 
-def test_compose_two_web_processes_run_daphne_and_leave_jobs_to_the_worker() -> None:
+def test_compose_two_web_processes_run_uvicorn_and_leave_jobs_to_the_worker() -> None:
     webs = web_services()
     assert len(webs) == 2
     for service in webs.values():
         assert "asgi:application" in command(service)
         assert "0.0.0.0" in command(service)
+        # The websockets protocol applies backpressure, which closes slow readers with 4008.
+        assert "--ws websockets" in command(service)
+        assert "--lifespan off" in command(service)
         assert environment(service)["HUB_WORKER"] == "external"
         assert "/api/health/" in " ".join(service["healthcheck"]["test"])
     workers = [s for s in services().values() if command(s).endswith("manage.py run_worker")]
@@ -158,7 +161,9 @@ def test_env_example_documents_every_variable_with_placeholder_secrets() -> None
 def test_dockerfile_installs_every_package_as_a_non_root_user() -> None:
     text = DOCKERFILE.read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
-    assert re.search(r"^RUN pip install \.$", text, re.MULTILINE)
+    # The project with the server the image runs (the `uvicorn` extra).
+    assert re.search(r"^RUN pip install '\.\[uvicorn\]'$", text, re.MULTILINE)
+    assert re.search(r'^CMD \["uvicorn", "asgi:application"', text, re.MULTILINE)
     users = re.findall(r"^USER (\S+)", text, re.MULTILINE)
     assert users
     assert users[-1] not in ("root", "0")
