@@ -238,7 +238,7 @@ def test_stalled_consumers_under_uvicorn_are_closed_4008_others_on_time_memory_b
     stalled: list[socket.socket] = []
     try:
         run = asyncio.run(uvicorn_phases(hub, token, start, stalled))
-        # Reading again lets the blocked send finish: the stream then finds its queue overflowed.
+        # What each stalled socket was sent before the server gave up on it: a prefix, then 4008.
         backlog = asyncio.run(read_all(stalled))
     finally:
         for sock in stalled:
