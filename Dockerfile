@@ -13,6 +13,7 @@ WORKDIR /app
 COPY pyproject.toml README.md asgi.py manage.py ./
 COPY hub ./hub
 COPY store ./store
+COPY api ./api
 COPY webhook ./webhook
 COPY realtime ./realtime
 COPY outbound ./outbound

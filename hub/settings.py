@@ -44,10 +44,6 @@ HUB_WORKER = env_str("HUB_WORKER", "inprocess")
 # for requests in flight (hub/lifecycle.py).
 HUB_DRAIN_SECONDS = env_float("HUB_DRAIN_SECONDS", 3.0)
 HUB_SHUTDOWN_GRACE_SECONDS = env_float("HUB_SHUTDOWN_GRACE_SECONDS", 20.0)
-# The function behind POST /api/whatsapp/messages/ and the socket's `send` frame: named here so that the
-# store (the ground floor) reaches the outbound side without importing it.
-HUB_SENDER = "outbound.send.send_message_for"
-
 # Auto-replies (outbound/autoreply.py); each text unset means that rule is off.
 HUB_AUTOREPLY_FIRST_CONTACT = env_optional("HUB_AUTOREPLY_FIRST_CONTACT")
 HUB_AUTOREPLY_OUT_OF_HOURS = env_optional("HUB_AUTOREPLY_OUT_OF_HOURS")
@@ -77,7 +73,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "hub.observability.RequestIdMiddleware",
     # Probes come by pod IP: health and readiness answer whatever the Host header says.
-    "store.api.probes.probe_host_middleware",
+    "api.probes.probe_host_middleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

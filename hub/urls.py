@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from store.api import api
+from api import api
 from webhook.views import webhook
 
 urlpatterns = [

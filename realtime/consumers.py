@@ -21,6 +21,7 @@ from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.db.models import Q
 
+from outbound.send import send_message_for
 from realtime.auth import authenticate_socket, offered_subprotocol, query_params
 from realtime.delivery import Subscriber, text_message
 from realtime.fanout import Fanout, Subscription, get_fanout
@@ -42,7 +43,6 @@ from realtime.protocol import (
 )
 from realtime.replay import REPLAY_BATCH, db_call, get_log_bounds, list_frames
 from store.actions.read import mark_read
-from store.actions.send import configured_sender
 from store.auth import Principal, TokenScope
 from store.errors import Forbidden, HubError, NotFound
 from store.metrics import OPEN_SOCKETS, REPLAYED_EVENTS, REPLAYS_SERVED
@@ -256,7 +256,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         key = str(request_id) if request_id is not None else None
         user = await db_call(User.objects.get, pk=self.user_id)
         principal = Principal(user=user, scope=self.token_scope, token_id=self.token_id)
-        outcome = await configured_sender()(principal, frame, key)
+        outcome = await send_message_for(principal, frame, key)
         reply: dict[str, object] = (
             {"type": "send.ok", "message": outcome.message}
             if outcome.error is None

@@ -1,15 +1,15 @@
 """Stores a message the hub is about to send: the conversation, the window rule, the pending row, its event.
 
 The call to Meta happens after this transaction commits (outbound/send.py); its answer is recorded by
-`store.actions.send_result`. The store never imports outbound/: the sending function is named by the
-`HUB_SENDER` setting, so the REST API and the WebSocket consumer reach it without an upward import.
+`store.actions.send_result`. The store never imports outbound/: the REST API and the WebSocket consumer
+call `outbound.send.send_message_for`, which calls this module.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,11 +17,10 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils.module_loading import import_string
 
 from store.actions.conversations import customer_filter, lock_conversations, make_key
 from store.actions.message_rows import count_message
-from store.auth import EVERYTHING, Principal, TokenScope
+from store.auth import EVERYTHING, TokenScope
 from store.columns import clip_to_columns
 from store.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from store.eventlog import PendingEvent, append_events
@@ -60,15 +59,6 @@ class SendOutcome:
         if self.message is not None:
             body["message"] = self.message
         return body
-
-
-Sender = Callable[[Principal, Mapping[str, Any], str | None], Awaitable[SendOutcome]]
-
-
-def configured_sender() -> Sender:
-    """The function that sends (`HUB_SENDER`, by default `outbound.send.send_message_for`)."""
-    sender: Sender = import_string(settings.HUB_SENDER)
-    return sender
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,8 +13,8 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from api.media import content_type_of, safe_filename
 from store.actions.media import record_media_downloaded
-from store.api.media import content_type_of, safe_filename
 from store.auth import issue_token
 from store.models import WhatsAppMessage
 from tests.api.clients import make_client

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from store.api import operations
+from api import operations
 from tests.api.clients import make_client
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

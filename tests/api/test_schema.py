@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from store.api.schemas import ConversationOut, MessageDetailOut, MessageOut, StatusOut
+from api.schemas import ConversationOut, MessageDetailOut, MessageOut, StatusOut
 from store.events import ConversationJSON, MessageJSON, status_json
 from store.models import WhatsAppMessageStatus
 from tests.api.clients import make_client

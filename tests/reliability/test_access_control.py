@@ -27,9 +27,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from api import api
 from realtime.routing import websocket_urlpatterns
 from store.actions.record import record_batch
-from store.api import api
 from store.auth import issue_token
 from store.models import WhatsAppMessage
 from tests import factories

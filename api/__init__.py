@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 from ninja import NinjaAPI
 
-from store.api import conversations, media, messages, operations
-from store.api.errors import install_error_handlers, json_not_allowed, not_found_view
-from store.api.security import BearerAuth, SessionAuth
+from api import conversations, media, messages, operations
+from api.errors import install_error_handlers, json_not_allowed, not_found_view
+from api.security import BearerAuth, SessionAuth
 
 
 class HubAPI(NinjaAPI):

@@ -2,7 +2,7 @@
 
 Orchestrators call probes by the pod's IP address, which is not (and should not be) in ALLOWED_HOSTS;
 Django refuses such a request in CommonMiddleware before any view runs. Install
-`store.api.probes.probe_host_middleware` first in MIDDLEWARE: for GET or HEAD of the two probe paths
+`api.probes.probe_host_middleware` first in MIDDLEWARE: for GET or HEAD of the two probe paths
 only, an unknown Host is replaced by an allowed one. Those answers never use the host, so nothing is
 spoofed; every other address keeps the full check.
 """

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from store.api.schemas import NotReadyOut, ReadyOut
+from api.schemas import NotReadyOut, ReadyOut
 from store.jobs import queue_depth
 from store.metrics import JOB_QUEUE_DEPTH, render
 

@@ -7,11 +7,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Router
 
-from store import queries
-from store.actions.notes import update_conversation_notes
-from store.actions.read import mark_read
-from store.api.pagination import next_url
-from store.api.schemas import (
+from api.pagination import next_url
+from api.schemas import (
     ERRORS,
     BusinessQuery,
     ConversationOut,
@@ -21,7 +18,10 @@ from store.api.schemas import (
     MarkReadOut,
     NotesIn,
 )
-from store.api.security import principal_of
+from api.security import principal_of
+from store import queries
+from store.actions.notes import update_conversation_notes
+from store.actions.read import mark_read
 from store.events import ConversationJSON, conversation_json
 
 router = Router(tags=["conversations"])

@@ -8,10 +8,8 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Query, Router
 from ninja.params.functions import Header
 
-from store import queries
-from store.actions.send import configured_sender
-from store.api.pagination import next_url
-from store.api.schemas import (
+from api.pagination import next_url
+from api.schemas import (
     ERRORS,
     MessageDetailOut,
     MessagePage,
@@ -20,7 +18,9 @@ from store.api.schemas import (
     SendIn,
     SendOut,
 )
-from store.api.security import principal_of
+from api.security import principal_of
+from outbound.send import send_message_for
+from store import queries
 from store.events import message_detail_json, message_json
 
 router = Router(tags=["messages"])
@@ -74,7 +74,7 @@ async def send_message(
     (409 `outside_customer_service_window`); templates are always allowed. When Meta refuses, the
     message is kept as `failed` and the answer is the error with Meta's code and a hint.
     """
-    outcome = await configured_sender()(
+    outcome = await send_message_for(
         principal_of(request), body.model_dump(exclude_none=True), idempotency_key
     )
     return JsonResponse(outcome.body(), status=outcome.status)

@@ -8,9 +8,9 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest
 from ninja import Router
 
+from api.schemas import ERRORS
+from api.security import principal_of
 from store import queries
-from store.api.schemas import ERRORS
-from store.api.security import principal_of
 from store.errors import NotFound
 from store.models import MediaStatus
 
