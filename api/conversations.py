@@ -16,22 +16,35 @@ from api.schemas import (
     ConversationQuery,
     MarkReadIn,
     MarkReadOut,
-    NotesIn,
 )
 from api.security import principal_of
+from api.team_schemas import ConversationPatchIn
 from store import queries
-from store.actions.notes import update_conversation_notes
 from store.actions.read import mark_read
+from store.actions.team import ConversationChange, update_conversation
+from store.errors import InvalidRequest
 from store.events import ConversationJSON, conversation_json
+from store.labels import LabelError, normalise_label
+from store.models import ConversationStatus
 
 router = Router(tags=["conversations"])
+# Only the assignee (unassign) and snoozed_until (with a status that is not snoozed) may be sent as null.
+NOT_NULL = ("notes", "status", "labels")
 
 
 @router.get("/conversations/", response={200: ConversationPage, **ERRORS}, operation_id="list_conversations")
 def list_conversations(request: HttpRequest, filters: Query[ConversationQuery]) -> dict[str, Any]:
     """Conversations by last_message_at, newest first (those without messages last), then id."""
-    scope = principal_of(request).scope
-    found = queries.ConversationFilter(unread=filters.unread, q=filters.q, business=filters.business)
+    principal = principal_of(request)
+    scope = principal.scope
+    found = queries.ConversationFilter(
+        unread=filters.unread,
+        q=filters.q,
+        business=filters.business,
+        assignee=assignee_filter(filters.assignee, principal.user.get_username()),
+        statuses=status_filter(filters.status),
+        label=label_filter(filters.label),
+    )
     page = queries.list_conversations(scope, found, limit=filters.limit, cursor=filters.cursor)
     return {
         "results": [conversation_json(c) for c in page.items],
@@ -53,12 +66,46 @@ def get_conversation(request: HttpRequest, customer: str, lookup: Query[Business
     response={200: ConversationOut, **ERRORS},
     operation_id="update_conversation",
 )
-def update_conversation(
-    request: HttpRequest, customer: str, body: NotesIn, lookup: Query[BusinessQuery]
+def update_conversation_view(
+    request: HttpRequest, customer: str, body: ConversationPatchIn, lookup: Query[BusinessQuery]
 ) -> ConversationJSON:
-    """Edit the conversation's `notes` (nothing else can be changed)."""
+    """Change any of `notes`, `assignee`, `status`, `snoozed_until`, `labels`; logs `conversation.updated`."""
     scope = principal_of(request).scope
-    return conversation_json(update_conversation_notes(scope, customer, lookup.business, body.notes))
+    fields = body.model_dump(exclude_unset=True)
+    if not fields:
+        raise InvalidRequest("Name at least one of notes, assignee, status, snoozed_until, labels.")
+    for name in NOT_NULL:
+        if name in fields and fields[name] is None:
+            raise InvalidRequest(f"{name} cannot be null.")
+    change = ConversationChange(fields)
+    return conversation_json(update_conversation(scope, customer, lookup.business, change))
+
+
+def assignee_filter(value: str | None, me: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if value == "me":
+        return me
+    return queries.NO_ASSIGNEE if value == "none" else value
+
+
+def status_filter(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    statuses = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [s for s in statuses if s not in ConversationStatus.values]
+    if unknown:
+        raise InvalidRequest(f"Unknown status {unknown[0]!r}: use {', '.join(ConversationStatus.values)}.")
+    return statuses
+
+
+def label_filter(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return normalise_label(value)
+    except LabelError as error:
+        raise InvalidRequest(str(error), code="invalid_label") from error
 
 
 @router.post("/mark-read/", response={200: MarkReadOut, **ERRORS}, operation_id="mark_read")

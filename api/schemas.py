@@ -34,7 +34,12 @@ class MessageQuery(_AwareTimes):
     status: str | None = None
     since: datetime | None = Field(None, description="ISO 8601; messages at or after it (UTC if no offset).")
     until: datetime | None = Field(None, description="ISO 8601; messages before it (UTC if no offset).")
-    q: str | None = Field(None, description="Text to find in text_body or caption, any case.")
+    q: str | None = Field(
+        None,
+        description="Words to find in text_body, caption or media_filename, in any form"
+        " (full-text search with stemming on PostgreSQL).",
+        max_length=500,
+    )
     cursor: str | None = Field(None, description=CURSOR_DESCRIPTION)
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, description=LIMIT_DESCRIPTION)
 
@@ -43,6 +48,11 @@ class ConversationQuery(Schema):
     unread: bool | None = Field(None, description="true: unread_count > 0; false: unread_count = 0.")
     q: str | None = Field(None, description="Text to find in contact_name, phone_number, user_id, username.")
     business: str | None = Field(None, description="Business phone_number_id.")
+    assignee: str | None = Field(None, description="`me`, `none` (unassigned) or a username.")
+    status: str | None = Field(
+        None, description="open, pending, resolved or snoozed; several separated by commas."
+    )
+    label: str | None = Field(None, description="Conversations carrying this label.")
     cursor: str | None = Field(None, description=CURSOR_DESCRIPTION)
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, description=LIMIT_DESCRIPTION)
 
@@ -51,12 +61,6 @@ class BusinessQuery(Schema):
     business: str | None = Field(
         None, description="Business phone_number_id; without it, the customer's most recently active one."
     )
-
-
-class NotesIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    notes: str = Field(max_length=20_000)
 
 
 class MarkReadIn(Schema):
@@ -178,6 +182,10 @@ class ConversationOut(Schema):
     last_message_preview: str
     window_open: bool
     notes: str
+    assignee: str | None = Field(description="Username of the agent who owns it, or null.")
+    status: Literal["open", "pending", "resolved", "snoozed"]
+    snoozed_until: str | None
+    labels: list[str]
 
 
 class MessagePage(Schema):

@@ -75,6 +75,7 @@ async def _sender(target: str, redis_url: str, template: dict[str, Any], env: di
                 "conversation_id": conversation["id"],
                 "business": conversation["business_phone_number_id"],
                 "customers": customers,
+                "team_only": False,
                 "text": text,
             }
             await layer.group_send(group, {"type": kind, "events": [event]})

@@ -44,6 +44,8 @@ HUB_WORKER = env_str("HUB_WORKER", "inprocess")
 # for requests in flight (hub/lifecycle.py).
 HUB_DRAIN_SECONDS = env_float("HUB_DRAIN_SECONDS", 3.0)
 HUB_SHUTDOWN_GRACE_SECONDS = env_float("HUB_SHUTDOWN_GRACE_SECONDS", 20.0)
+# How long an agent stays "viewing" or "typing" after its last refresh (docs/team-inbox.md).
+HUB_PRESENCE_TTL_SECONDS = env_float("HUB_PRESENCE_TTL_SECONDS", 30.0)
 # Auto-replies (outbound/autoreply.py); each text unset means that rule is off.
 HUB_AUTOREPLY_FIRST_CONTACT = env_optional("HUB_AUTOREPLY_FIRST_CONTACT")
 HUB_AUTOREPLY_OUT_OF_HOURS = env_optional("HUB_AUTOREPLY_OUT_OF_HOURS")

@@ -251,11 +251,12 @@ def _check_message(body: object) -> tuple[int, str] | None:
     if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
         return 100, "The parameter messaging_product is required."
     if body.get("status") == "read":
-        return (
-            None
-            if isinstance(body.get("message_id"), str)
-            else (100, "The parameter message_id is required.")
-        )
+        if not isinstance(body.get("message_id"), str):
+            return 100, "The parameter message_id is required."
+        indicator = body.get("typing_indicator")
+        if indicator is not None and indicator != {"type": "text"}:
+            return 100, "The parameter typing_indicator.type must be text."
+        return None
     if not isinstance(body.get("to") or body.get("recipient"), str):
         return 100, "The parameter to is required."
     kind = body.get("type", "text")

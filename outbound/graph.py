@@ -181,9 +181,12 @@ class GraphClient:
             message_status=_str(message.get("message_status")),
         )
 
-    async def mark_read(self, phone_number_id: str, wamid: str) -> None:
-        """Send the blue ticks for an inbound message (and, for Meta, every earlier one)."""
-        body = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
+    async def mark_read(self, phone_number_id: str, wamid: str, *, typing: bool = False) -> None:
+        """Send the blue ticks for an inbound message (and, for Meta, every earlier one); with `typing`,
+        also show the customer that the business is typing (for 25 s or until it replies)."""
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
+        if typing:
+            body["typing_indicator"] = {"type": "text"}
         await self._json(
             "POST", f"/{self.api_version}/{phone_number_id}/messages", idempotent=True, json=body
         )

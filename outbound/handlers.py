@@ -11,10 +11,12 @@ from store.actions.autoreply_rules import AUTOREPLY_JOB
 from store.actions.read import READ_RECEIPT_JOB
 from store.actions.record import MEDIA_DOWNLOAD_JOB
 from store.actions.send import SEND_JOB
+from store.actions.team import UNSNOOZE_JOB, reopen_snoozed_job
 
 HANDLERS: dict[str, Handler] = {
     MEDIA_DOWNLOAD_JOB: download_media_job,
     SEND_JOB: send_message_job,
     READ_RECEIPT_JOB: send_read_receipt_job,
     AUTOREPLY_JOB: send_autoreply_job,
+    UNSNOOZE_JOB: reopen_snoozed_job,
 }

@@ -45,7 +45,14 @@ class Subscription:
     scope: TokenScope
     conversation_id: int | None = None
 
+    @property
+    def sees_team_events(self) -> bool:
+        """Internal notes are for the team: never for a credential scoped to customers."""
+        return not self.scope.customers
+
     def matches(self, event: WireEvent) -> bool:
+        if event["team_only"] and not self.sees_team_events:
+            return False
         if self.conversation_id is not None:
             return event["conversation_id"] == self.conversation_id
         return self.scope.unrestricted or self.scope.allows(event["business"], event["customers"])
@@ -275,8 +282,11 @@ class Fanout:
     def _dispatch(self, event: WireEvent) -> None:
         seq, message = event["seq"], text_message(event["text"])
         dropped = [s for s in self._inbox if s.subscription.matches(event) and not s.offer(seq, message)]
+        team_only = event["team_only"]
         dropped += [
-            s for s in self._by_conversation.get(event["conversation_id"], ()) if not s.offer(seq, message)
+            s
+            for s in self._by_conversation.get(event["conversation_id"], ())
+            if (not team_only or s.subscription.sees_team_events) and not s.offer(seq, message)
         ]
         for subscriber in dropped:
             if subscriber.overflowed:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict
 
-from store.models import WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
+from store.models import ConversationNote, WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
 
-EventType = Literal["message.created", "message.updated", "conversation.updated"]
+EventType = Literal["message.created", "message.updated", "conversation.updated", "note.created"]
+# Events for the team only: a token scoped to customers never receives them (docs/team-inbox.md).
+TEAM_ONLY_EVENTS = frozenset({"note.created"})
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 
@@ -57,6 +59,19 @@ class ConversationJSON(TypedDict):
     last_message_preview: str
     window_open: bool
     notes: str
+    assignee: str | None
+    status: str
+    snoozed_until: str | None
+    labels: list[str]
+
+
+class NoteJSON(TypedDict):
+    id: int
+    conversation_id: int
+    author: str | None
+    text: str
+    mentions: list[str]
+    created_at: str
 
 
 class EventFrame(TypedDict):
@@ -64,6 +79,7 @@ class EventFrame(TypedDict):
     seq: int
     conversation: ConversationJSON
     message: NotRequired[MessageJSON]
+    note: NotRequired[NoteJSON]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -149,16 +165,35 @@ def conversation_json(conversation: WhatsAppConversation, now: datetime | None =
         "last_message_preview": conversation.last_message_preview,
         "window_open": window_open(conversation, now),
         "notes": conversation.notes,
+        "assignee": conversation.assignee.username if conversation.assignee is not None else None,
+        "status": conversation.status,
+        "snoozed_until": iso(conversation.snoozed_until),
+        "labels": list(conversation.labels),
+    }
+
+
+def note_json(note: ConversationNote) -> NoteJSON:
+    return {
+        "id": note.pk,
+        "conversation_id": note.conversation_id,
+        "author": note.author.username if note.author is not None else None,
+        "text": note.text,
+        "mentions": list(note.mentions),
+        "created_at": iso(note.created_at) or "",
     }
 
 
 def event_payload(
-    conversation: WhatsAppConversation, message: WhatsAppMessage | None = None
+    conversation: WhatsAppConversation,
+    message: WhatsAppMessage | None = None,
+    note: ConversationNote | None = None,
 ) -> dict[str, Any]:
     """What a HubEvent stores: the objects as they are at the moment of the change."""
     payload: dict[str, Any] = {"conversation": conversation_json(conversation)}
     if message is not None:
         payload["message"] = message_json(message)
+    if note is not None:
+        payload["note"] = note_json(note)
     return payload
 
 

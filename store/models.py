@@ -31,6 +31,13 @@ class MediaStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    RESOLVED = "resolved", "Resolved"
+    SNOOZED = "snoozed", "Snoozed"
+
+
 class WhatsAppBusinessNumber(models.Model):
     """A business phone number the hub has heard from (webhook `metadata`)."""
 
@@ -61,6 +68,22 @@ class WhatsAppConversation(models.Model):
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     last_message_preview = models.CharField(max_length=200, blank=True, default="")
     notes = models.TextField(blank=True, default="")
+    # The team's side (docs/rest.md, "Team inbox"): who owns it, where it stands, how it is tagged.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    status = models.CharField(
+        max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN, db_index=True
+    )
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    # Lower-case names (store/labels.py); a list here keeps conversation JSON free of a join.
+    labels = models.JSONField(default=list, blank=True)
+    # When Meta last showed the customer an agent typing (one per 25 s: store/actions/typing.py).
+    typing_indicator_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,6 +115,47 @@ class WhatsAppConversation(models.Model):
     def customer_key(self) -> str:
         """The customer's id in URLs: the wa_id when known, else the BSUID."""
         return self.phone_number or self.user_id or ""
+
+
+class ConversationNote(models.Model):
+    """An internal note of the team in a conversation's thread; never shown to customer-scoped tokens."""
+
+    conversation = models.ForeignKey(
+        WhatsAppConversation, on_delete=models.CASCADE, related_name="team_notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="conversation_notes"
+    )
+    text = models.TextField()
+    # Usernames named with `@username` that exist: their consoles show the mention.
+    mentions = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "internal note"
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on {self.conversation_id}"
+
+
+class CannedResponse(models.Model):
+    """A reply the team keeps at hand: typing `/shortcut` in the console offers its text."""
+
+    shortcut = models.CharField(max_length=64, unique=True)
+    text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "canned response"
+        ordering = ["shortcut"]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
 
 
 class WhatsAppMessage(models.Model):

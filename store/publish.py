@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from store.events import event_frame
+from store.events import TEAM_ONLY_EVENTS, event_frame
 from store.layer_publish import group_send_many
 from store.metrics import BROADCAST_FAILURES
 from store.models import HubEvent
@@ -35,6 +35,8 @@ class WireEvent(TypedDict):
     conversation_id: int
     business: str
     customers: list[str]
+    # True for events a token scoped to customers must not receive (store.events.TEAM_ONLY_EVENTS).
+    team_only: bool
     text: str
 
 
@@ -56,6 +58,7 @@ def wire_event_of(seq: int, kind: str, payload: dict[str, Any]) -> WireEvent:
         "conversation_id": conversation["id"],
         "business": conversation["business_phone_number_id"],
         "customers": customers,
+        "team_only": kind in TEAM_ONLY_EVENTS,
         "text": json.dumps(frame, separators=(",", ":"), ensure_ascii=False),
     }
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Literal, TypeVar
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from store.actions.conversations import customer_filter
 from store.auth import TokenScope
 from store.errors import Forbidden, InvalidRequest, NotFound
 from store.models import WhatsAppConversation, WhatsAppMessage
+from store.search import search_messages
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -42,6 +45,13 @@ class ConversationFilter:
     unread: bool | None = None
     q: str | None = None
     business: str | None = None
+    # A username, or NO_ASSIGNEE for the unassigned (the API turns `me` into the caller's username).
+    assignee: str | None = None
+    statuses: tuple[str, ...] = ()
+    label: str | None = None
+
+
+NO_ASSIGNEE = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +145,16 @@ def _filter_messages(scope: TokenScope, filters: MessageFilter) -> QuerySet[What
     if filters.until is not None:
         messages = messages.filter(timestamp__lt=filters.until)
     if filters.q:
-        messages = messages.filter(Q(text_body__icontains=filters.q) | Q(caption__icontains=filters.q))
+        messages = search_messages(messages, filters.q)
     return messages
+
+
+def _label_filter(label: str) -> Q:
+    if connection.vendor == "postgresql":
+        return Q(labels__contains=[label])
+    # SQLite has no JSON containment; a label holds no quote (store/labels.py), so its quoted JSON form
+    # appears in the list's text only as that whole element.
+    return Q(labels__icontains=json.dumps(label))
 
 
 def list_conversations(
@@ -145,9 +163,19 @@ def list_conversations(
     """Conversations by last_message_at, newest first, those without messages last, then by id."""
     size = page_size(limit)
     position = decode_cursor("c", cursor) if cursor else None
-    conversations = WhatsAppConversation.objects.filter(scope.conversation_filter())
+    conversations = WhatsAppConversation.objects.select_related("assignee").filter(
+        scope.conversation_filter()
+    )
     if filters.business:
         conversations = conversations.filter(business_phone_number_id=filters.business)
+    if filters.assignee == NO_ASSIGNEE:
+        conversations = conversations.filter(assignee__isnull=True)
+    elif filters.assignee is not None:
+        conversations = conversations.filter(assignee__username=filters.assignee)
+    if filters.statuses:
+        conversations = conversations.filter(status__in=filters.statuses)
+    if filters.label:
+        conversations = conversations.filter(_label_filter(filters.label))
     if filters.unread is True:
         conversations = conversations.filter(unread_count__gt=0)
     elif filters.unread is False:
@@ -200,7 +228,9 @@ def get_conversation(scope: TokenScope, customer: str, business: str | None = No
     When the customer wrote to several business numbers, a scoped token gets the most recent one it may
     see; Forbidden only when the customer exists but none of their conversations is in scope.
     """
-    candidates = WhatsAppConversation.objects.filter(customer_filter(business, customer))
+    candidates = WhatsAppConversation.objects.select_related("assignee").filter(
+        customer_filter(business, customer)
+    )
     found = candidates.filter(scope.conversation_filter()).order_by(*_RECENT_FIRST).first()
     if found is not None:
         return found

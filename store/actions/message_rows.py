@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from store.columns import clip_to_columns
 from store.models import (
+    ConversationStatus,
     Direction,
     MediaStatus,
     MessageStatus,
@@ -19,6 +20,7 @@ from store.records import MessageRecord, StatusRecord
 from store.status_rules import FAILED, advance_status
 
 PREVIEW_LENGTH = 200
+REOPENED_BY_CUSTOMER = frozenset({ConversationStatus.RESOLVED, ConversationStatus.SNOOZED})
 
 
 def count_message(conversation: WhatsAppConversation, message: WhatsAppMessage) -> None:
@@ -29,6 +31,10 @@ def count_message(conversation: WhatsAppConversation, message: WhatsAppMessage) 
         conversation.unread_count += 1
     if inbound and (conversation.last_inbound_at is None or message.timestamp > conversation.last_inbound_at):
         conversation.last_inbound_at = message.timestamp
+    if inbound and conversation.status in REOPENED_BY_CUSTOMER:
+        # The customer wrote again: whoever resolved or snoozed it has something to answer.
+        conversation.status = ConversationStatus.OPEN
+        conversation.snoozed_until = None
     if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
         conversation.last_message_at = message.timestamp
         conversation.last_message_preview = preview(message)

@@ -42,6 +42,8 @@ CONVERSATION_FIELDS = [
     "last_message_at",
     "last_inbound_at",
     "last_message_preview",
+    "status",
+    "snoozed_until",
     "updated_at",
 ]
 

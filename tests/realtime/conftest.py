@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from realtime.fanout import peek_fanout
+from realtime.presence import peek_presence
 
 
 @pytest_asyncio.fixture
@@ -18,4 +19,7 @@ async def realtime_cleanup() -> AsyncIterator[None]:
     fanout = peek_fanout()
     if fanout is not None:
         await fanout.aclose()
+    presence = peek_presence()
+    if presence is not None:
+        await presence.aclose()
     await sync_to_async(connections.close_all)()

@@ -29,6 +29,7 @@ def wire(seq: int, conversation_id: int = 1, customer: str = ALICE) -> WireEvent
         "conversation_id": conversation_id,
         "business": "100001",
         "customers": [customer],
+        "team_only": False,
         "text": f'{{"seq":{seq}}}',
     }
 
