@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 
 from api.schemas import ERRORS, BusinessQuery
 from api.security import principal_of
 from api.team_schemas import (
+    AgentList,
     CannedIn,
     CannedList,
     CannedOut,
@@ -44,6 +46,14 @@ def create_note(
     principal = principal_of(request)
     note = add_note(principal.scope, principal.user, customer, lookup.business, body.text)
     return Status(201, note_json(note))
+
+
+@router.get("/agents/", response={200: AgentList, **ERRORS}, operation_id="list_agents")
+def list_agents(request: HttpRequest) -> dict[str, Any]:
+    """The active staff users a conversation can be assigned to."""
+    require_team(principal_of(request).scope)
+    agents = User.objects.filter(is_active=True, is_staff=True).order_by("username")
+    return {"results": [{"username": u.username, "name": u.get_full_name()} for u in agents[:500]]}
 
 
 def canned_json(response: CannedResponse) -> dict[str, Any]:

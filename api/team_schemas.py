@@ -76,3 +76,12 @@ class CannedList(Schema):
 
 class CannedQuery(Schema):
     q: str | None = Field(None, description="Text to find in the shortcut or the text.", max_length=200)
+
+
+class AgentOut(Schema):
+    username: str
+    name: str = Field(description="The full name, or empty.")
+
+
+class AgentList(Schema):
+    results: list[AgentOut]

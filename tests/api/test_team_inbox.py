@@ -223,3 +223,11 @@ def test_canned_responses_create_search_update_delete(api: Client, staff: User) 
     assert api.delete(f"{base}{pk}/").status_code == 204
     assert [r["shortcut"] for r in api.get(base).json()["results"]] == ["refund"]
     assert api.delete(f"{base}{pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_agents_lists_active_staff_only(api: Client, staff: User) -> None:
+    response = api.get("/api/whatsapp/agents/")
+
+    assert response.status_code == 200
+    assert [a["username"] for a in response.json()["results"]] == ["agent", "bob"]
