@@ -22,6 +22,7 @@ from django.views.decorators.http import require_safe
 
 ASSET_TYPES = {
     "console.js": "text/javascript; charset=utf-8",
+    "team.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
 }
 INBOX_SOCKET_PATH = "/ws/whatsapp/inbox/"
@@ -90,11 +91,13 @@ def console_page(request: HttpRequest) -> HttpResponse:
         "api": "/api/whatsapp/",
         "inbox": INBOX_SOCKET_PATH,
         "csrf_token": get_token(request),
+        "username": user.get_username(),
         "login_url": f"{settings.LOGIN_URL}?next={reverse('console:index')}",
     }
     context = {
         "config": config,
         "script_version": asset_version("console.js"),
+        "team_version": asset_version("team.js"),
         "style_version": asset_version("console.css"),
     }
     response = render(request, "console/index.html", context)

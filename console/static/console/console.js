@@ -38,7 +38,22 @@
     socket: null,
     attempt: 0,
     lastFrameAt: 0,
+    // What the list shows (team.js sets them: tabs and the status filter), and who listens to what.
+    listFilter: () => true,
+    listQuery: "",
+    noteMode: false,
+    listeners: { frame: [], open: [], conversation: [], thread: [] },
   };
+
+  function emit(event, value) {
+    for (const listener of state.listeners[event]) {
+      try {
+        listener(value);
+      } catch (error) {
+        console.error(`a ${event} listener failed:`, error);
+      }
+    }
+  }
 
   /* Helpers. */
 
@@ -128,7 +143,7 @@
 
   function renderConversations() {
     const byRecency = (a, b) => time(b.last_message_at) - time(a.last_message_at) || b.id - a.id;
-    const sorted = [...state.conversations.values()].sort(byRecency);
+    const sorted = [...state.conversations.values()].filter((c) => state.listFilter(c)).sort(byRecency);
     ui.conversations.replaceChildren(...sorted.map(renderConversation));
     ui.conversationsStatus.textContent = state.loadingConversations ? "Loading conversations…"
       : !sorted.length ? "No conversations yet." : state.conversationsNext ? "Scroll for more." : "";
@@ -153,6 +168,7 @@
   function applyConversation(c) {
     state.conversations.set(c.id, c);
     renderConversations();
+    emit("conversation", c);
     if (c.id !== state.current) return;
     renderThreadChrome();
     if (c.unread_count > 0 && !document.hidden) markRead(c);
@@ -190,7 +206,8 @@
     ui.threadHeader.replaceChildren(el("h2", "", displayName(c)),
       el("span", "details", details.filter(Boolean).join(" · ")),
       el("span", open ? "window open" : "window closed", open ? "24-hour window open" : "window closed"));
-    ui.textInput.disabled = ui.textSend.disabled = !open;
+    // An internal note needs no window: it never reaches the customer.
+    ui.textInput.disabled = ui.textSend.disabled = !open && !state.noteMode;
     ui.windowNote.hidden = open;
     ui.templateForm.hidden = open && !state.templateMode;
   }
@@ -265,6 +282,7 @@
         m.direction === "outbound" && renderTicks(m)));
     node.dataset.id = m.id;
     node.dataset.wamid = m.message_id;
+    node.dataset.ts = String(time(m.timestamp));
     return node;
   }
 
@@ -368,6 +386,7 @@
       thread.next = relative(data.next);
       data.results.slice().reverse().forEach((m) => applyMessage(m, false));
       if (older) trimNewest(thread);
+      emit("thread", thread.id);
       if (older && anchor) scroller.scrollTop += anchor.offsetTop - anchorTop;
       else if (!older) scrollToBottom();
     } catch (error) {
@@ -389,6 +408,7 @@
     ui.threadHeader.hidden = ui.threadScroll.hidden = false;
     renderConversations();
     renderThreadChrome();
+    emit("open", state.conversations.get(id));
     await loadPage(false);
     markRead(state.conversations.get(id));
   }
@@ -447,6 +467,7 @@
 
   function handleFrame(frame) {
     state.lastFrameAt = Date.now();
+    emit("frame", frame);
     if (frame.type === "resync_required") {
       resync();
     } else if (typeof frame.seq === "number") {
@@ -467,7 +488,8 @@
 
   async function loadLists() {
     try {
-      await loadConversations(`${config.api}conversations/?limit=${PAGE_SIZE}`, true);
+      const query = state.listQuery ? `&${state.listQuery}` : "";
+      await loadConversations(`${config.api}conversations/?limit=${PAGE_SIZE}${query}`, true);
       if (state.current !== null) {
         renderThreadChrome();
         await loadPage(false);
@@ -541,7 +563,10 @@
   ui.jumpLatest.addEventListener("click", () => loadPage(false));
   ui.textForm.addEventListener("submit", submitText);
   ui.textInput.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submitText(event);
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      ui.textForm.requestSubmit(); // through the form, where a note may take it (team.js)
+    }
   });
   ui.templateForm.addEventListener("submit", submitTemplate);
   ui.templateToggle.addEventListener("click", () => {
@@ -554,6 +579,35 @@
   // The 24-hour window closes with time alone, without any event.
   setInterval(() => state.current !== null && renderThreadChrome(), 60000);
   setInterval(keepAlive, PING_MS);
+
+  // What team.js builds on: read the list and the thread, hear frames, speak on the socket.
+  window.hubConsole = {
+    config,
+    api,
+    el,
+    replyPlaceholder: ui.textInput.placeholder,
+    currentConversation: () => state.conversations.get(state.current) || null,
+    applyConversation,
+    openById: async (id) => {
+      if (!state.conversations.has(id)) {
+        const found = await api(`${config.api}conversations/?limit=${PAGE_SIZE}`).catch(() => null);
+        (found ? found.results : []).forEach((c) => state.conversations.has(c.id) || state.conversations.set(c.id, c));
+      }
+      return openConversation(id);
+    },
+    setListFilter(filter, query) {
+      Object.assign(state, { listFilter: filter, listQuery: query });
+      resync();
+    },
+    setComposerOverride(on) {
+      state.noteMode = on;
+      renderThreadChrome();
+    },
+    sendFrame(frame) {
+      if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame));
+    },
+    on: (event, listener) => state.listeners[event].push(listener),
+  };
 
   connect();
   // Should the socket not open (a proxy without WebSockets), the lists still load.
