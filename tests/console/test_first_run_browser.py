@@ -3,6 +3,8 @@ the demo's media, the API docs and the admin's lists, all from the hub itself (n
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import time
@@ -19,7 +21,8 @@ from outbound.fake_graph import FakeGraph
 from store.models import MediaStatus, WhatsAppMessage
 from tests.console.test_console_browser import CHROMIUM_ARGS, TIMEOUT_MS, chromium_path
 from tests.support import REPO_ROOT, running_hub, signed_headers
-from webhook import samples
+from webhook import media_samples, samples
+from webhook.media_samples import MediaSample
 from webhook.simulation import TrafficSimulator
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -34,6 +37,8 @@ SPOOFER = "15550009999"
 # Django's admin header colour (`--header-bg` in admin/css/base.css): only there once base.css applies.
 ADMIN_HEADER_BG = "rgb(65, 118, 144)"
 MEDIA_KINDS = ("image", "voice", "sticker", "video")
+TOUR_CUSTOMER = "34600123456"
+TOUR_NAME = "Maria López"
 
 TEST_PAGE = "/first-run-test-page"
 # Loads each demo file from the media REST URL into the element that shows it, and reports what the
@@ -82,6 +87,41 @@ def first_wamid(body: bytes) -> str:
     return wamid
 
 
+def post_tour_thread(base: str, fake: FakeGraph) -> None:
+    """The README's thread: a photo, a voice note, a contact card and a location from one customer."""
+    now = int(time.time()) - 60
+
+    def media(sample: MediaSample, **options: Any) -> dict[str, Any]:
+        media_id = fake.app.add_media(sample.data, sample.mime_type)
+        digest = base64.b64encode(hashlib.sha256(sample.data).digest()).decode()
+        return samples.media_content(media_id, sample.mime_type, digest, **options)
+
+    card = samples.shared_contact("Tom Okafor", "+44 7700 900456", "447700900456")
+    place = {"latitude": 51.5007292, "longitude": -0.1246254, "name": "Big Ben", "address": "London SW1A 0AA"}
+    messages = [
+        samples.inbound_message(
+            "wamid.tour-1", now, "text", {"body": "Hi! My parcel came like this 😞"}, wa_id=TOUR_CUSTOMER
+        ),
+        samples.inbound_message(
+            "wamid.tour-2",
+            now + 5,
+            "image",
+            media(media_samples.PHOTO, caption="The box"),
+            wa_id=TOUR_CUSTOMER,
+        ),
+        samples.inbound_message(
+            "wamid.tour-3", now + 9, "audio", media(media_samples.VOICE_NOTE, voice=True), wa_id=TOUR_CUSTOMER
+        ),
+        samples.inbound_message(
+            "wamid.tour-4", now + 20, "contacts", None, wa_id=TOUR_CUSTOMER, contacts=[card]
+        ),
+        samples.inbound_message("wamid.tour-5", now + 30, "location", place, wa_id=TOUR_CUSTOMER),
+    ]
+    contact = samples.contact(name=TOUR_NAME, wa_id=TOUR_CUSTOMER)
+    for message in messages:
+        post_body(base, samples.encode(samples.envelope([samples.messages_value([contact], [message])])))
+
+
 def downloaded_media_urls(wamids: dict[str, str]) -> dict[str, str]:
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     while time.monotonic() < deadline:
@@ -110,10 +150,7 @@ def test_first_visit_styles_media_docs_and_isolated_names_all_from_the_hub(tmp_p
             )
         )
         wamids = post_demo_media(base, fake)
-        spoof = samples.text_message(
-            "wamid.spoof-1", SPOOFER, SPOOFED_TEXT, int(time.time()), name=SPOOFED_NAME
-        )
-        post_body(base, samples.encode(samples.envelope([spoof])))
+        post_tour_thread(base, fake)
         media_urls = downloaded_media_urls(wamids)
 
         playwright = stack.enter_context(sync_playwright())
@@ -145,8 +182,20 @@ def test_first_visit_styles_media_docs_and_isolated_names_all_from_the_hub(tmp_p
         assert decoded["video"] == 160, decoded
         assert 1.5 < decoded["videoSeconds"] < 2.5, decoded
 
-        # Names and previews are isolated from the text around them.
         page.goto(f"{base}/console/")
+        # The README's tour: the list, and a thread with a photo, a voice note, a card and a place.
+        page.locator(".conversation", has_text=TOUR_NAME).first.click()
+        expect(page.locator('.message[data-wamid="wamid.tour-5"]')).to_be_visible()
+        expect(page.locator('.message[data-wamid="wamid.tour-2"] img')).to_be_visible()
+        page.wait_for_function("() => [...document.querySelectorAll('.messages img')].every(i => i.complete)")
+        tour = REPO_ROOT / "docs" if os.environ.get("HUB_REFRESH_SCREENSHOT") == "1" else tmp_path
+        page.screenshot(path=str(tour / "tour-thread.png"))
+
+        # Names and previews are isolated from the text around them (the spoofer's arrives live).
+        spoof = samples.text_message(
+            "wamid.spoof-1", SPOOFER, SPOOFED_TEXT, int(time.time()), name=SPOOFED_NAME
+        )
+        post_body(base, samples.encode(samples.envelope([spoof])))
         spoofed = page.locator(".conversation", has_text="exe.txt")
         expect(spoofed).to_be_visible()
         assert set(page.evaluate(BIDI, ".conversation .name, .conversation .preview")) == {"isolate"}
@@ -154,9 +203,6 @@ def test_first_visit_styles_media_docs_and_isolated_names_all_from_the_hub(tmp_p
         expect(page.locator("#thread-header h2")).to_have_text(SPOOFED_NAME)
         expect(page.locator(".message .text")).to_have_text(SPOOFED_TEXT)
         assert page.evaluate(BIDI, "#thread-header h2, .message .text") == ["isolate", "isolate"]
-        if os.environ.get("HUB_REFRESH_SCREENSHOT") == "1":
-            page.locator(".conversation", has_text="Alex Cruz").first.click()
-            page.screenshot(path=str(REPO_ROOT / "docs" / "tour-inbox.png"))
 
         # ... and in the admin's lists.
         page.goto(f"{base}/admin/whatsapp/whatsappconversation/")
