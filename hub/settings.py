@@ -263,7 +263,7 @@ LOGGING: dict[str, Any] = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # Daphne's access log would print `?token=` query strings; the hub logs requests itself.
         "django.channels.server": {"level": "WARNING"},
-        # httpx logs every request URL at INFO (one line per Graph API call): kept for DEBUG.
+        # httpx and httpcore log every request at INFO (a line per Graph API call): only warnings stay.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         # django-axes announces itself at INFO in every process; its lockouts come at WARNING.
