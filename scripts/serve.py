@@ -38,7 +38,7 @@ STOP_SECONDS = 15.0
 
 
 class Stop(Exception):
-    """Raised in the main thread by SIGTERM, so that the cleanup below runs as it does for Ctrl-C."""
+    """Raised in the main thread by SIGINT (Ctrl-C) or SIGTERM, so that one cleanup runs for both."""
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
@@ -79,11 +79,14 @@ def main() -> int:
     parser.add_argument("--no-demo", action="store_true", help="no fake Graph API, simulator or demo user")
     parser.add_argument("--no-install", action="store_true", help="use .venv as it is")
     args = parser.parse_args()
+    # Both, explicitly: a shell that starts this script in the background makes it ignore SIGINT.
+    signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     started: list[subprocess.Popen[bytes]] = []
 
     def start(*command: str) -> subprocess.Popen[bytes]:
-        started.append(subprocess.Popen(command, cwd=ROOT, env=env))
+        # A session of its own: a Ctrl-C reaches this script alone, which stops each child in order.
+        started.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
         return started[-1]
 
     def run(*command: str) -> None:
