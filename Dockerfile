@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The locked dependencies first (exact versions and hashes: requirements/prod.txt, from pyproject.toml's
+# ranges by scripts/lock.py), so that a code change reuses this layer.
+COPY requirements/prod.txt ./requirements/prod.txt
+RUN pip install --require-hashes -r requirements/prod.txt
+
 # The packages named in pyproject.toml's `packages.find`, and the two top-level modules.
 COPY pyproject.toml README.md asgi.py manage.py ./
 COPY hub ./hub
@@ -18,7 +23,8 @@ COPY webhook ./webhook
 COPY realtime ./realtime
 COPY outbound ./outbound
 COPY console ./console
-RUN pip install '.[uvicorn]'
+# The hub alone: everything it needs is installed above.
+RUN pip install --no-deps '.[uvicorn]'
 
 # A user of its own; /data holds media files and collected static files (named volumes in compose).
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin hub \
@@ -27,6 +33,9 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin hub \
 USER hub
 ENV HUB_DATA_DIR=/data \
     MEDIA_ROOT=/data/media
+# Static files (admin, API docs) with gzip copies, served by the hub process (ServeStatic) or by nginx
+# from the same files (docker-compose.yml's migrate service collects them into the shared volume).
+RUN python manage.py collectstatic --noinput
 
 EXPOSE 8000
 CMD ["uvicorn", "asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets", "--ws-max-size", "1048576", "--lifespan", "off", "--no-access-log"]

@@ -63,6 +63,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # ServeStatic's system checks; its middleware below serves /static/.
+    "servestatic",
+    # Login throttling (django-axes): failed admin logins per user name and address, lifted in the admin.
+    "axes",
+    # With ninja installed as an app, /api/docs/ uses the Swagger UI copy django-ninja ships, not a CDN.
+    "ninja",
     "channels",
     "hub",
     "store",
@@ -77,13 +83,30 @@ MIDDLEWARE = [
     # Probes come by pod IP: health and readiness answer whatever the Host header says.
     "api.probes.probe_host_middleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the hub process itself, under daphne and uvicorn alike (settings below).
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers 429 to a login attempt while its user name and address are locked.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # Counts failures and refuses locked-out attempts before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Wrong passwords in a row, for one user name from one address, before that pair is locked out; an
+# admin lifts a lockout by deleting its row under "Access attempts" (or `manage.py axes_reset`).
+AXES_FAILURE_LIMIT = env_int("HUB_LOGIN_FAILURE_LIMIT", 5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Hours until a lockout lifts by itself.
+AXES_COOLOFF_TIME = env_float("HUB_LOGIN_LOCKOUT_HOURS", 1.0)
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "hub.urls"
 ASGI_APPLICATION = "hub.asgi.application"
@@ -187,6 +210,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = HUB_DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic also writes gzip copies, which ServeStatic sends to clients that accept them.
+    "staticfiles": {"BACKEND": "servestatic.storage.CompressedStaticFilesStorage"},
+}
+# ServeStatic serves what `collectstatic` put in STATIC_ROOT (the image collects at build); before
+# anything is collected (a fresh clone, the tests), and always under DEBUG, it serves the apps' own files.
+_STATIC_COLLECTED = (STATIC_ROOT / "admin").is_dir()
+SERVESTATIC_USE_FINDERS = DEBUG or not _STATIC_COLLECTED
+SERVESTATIC_USE_STATIC_ROOT = _STATIC_COLLECTED
+# Files served at the site root: the favicon browsers ask for on every page.
+SERVESTATIC_ROOT = Path(__file__).resolve().parent / "root"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(HUB_DATA_DIR / "media")))
 
@@ -221,9 +256,15 @@ LOGGING: dict[str, Any] = {
     },
     "root": {"handlers": ["console"], "level": env_str("HUB_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's request log (django.request) is the one line per 4xx and 5xx, under every server:
+        # without this, Django's own debug-only handler prints each a second time, unformatted.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         # Daphne's access log would print `?token=` query strings; the hub logs requests itself.
         "django.channels.server": {"level": "WARNING"},
-        # httpx logs every request URL at INFO; Graph API URLs are fine, but keep the noise down.
+        # httpx and httpcore log every request at INFO (a line per Graph API call): only warnings stay.
         "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # django-axes announces itself at INFO in every process; its lockouts come at WARNING.
+        "axes.apps": {"level": "WARNING"},
     },
 }

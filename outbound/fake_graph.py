@@ -361,6 +361,8 @@ if __name__ == "__main__":
     parser.add_argument("--status-delays", default="0.5,1.5,3", help="seconds before sent, delivered, read")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # One line per status webhook is this process's log; httpx would add one per request at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     delays = [float(d) for d in args.status_delays.split(",") if d]
     fake = FakeGraph(
         host=args.host,

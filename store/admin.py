@@ -59,6 +59,11 @@ def pretty_json(value: object) -> SafeString:
     return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
 
 
+def isolated(text: str) -> str:
+    """User text inside `<bdi>`: a right-to-left override in a name or text reorders only that text."""
+    return format_html("<bdi>{}</bdi>", text) if text else ""
+
+
 def shorten(text: str, limit: int = SHORT_TEXT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -106,7 +111,7 @@ class WhatsAppMessageAdmin(ReceivedDataAdmin[WhatsAppMessage]):
         "timestamp",
         "direction",
         "from_number",
-        "from_name",
+        "sender_name",
         "message_type",
         "short_text",
         "status",
@@ -185,9 +190,13 @@ class WhatsAppMessageAdmin(ReceivedDataAdmin[WhatsAppMessage]):
         # `raw` can be large and the list never shows it; the change page loads it on demand.
         return super().get_queryset(request).select_related("conversation").defer("raw")
 
+    @admin.display(description="from name", ordering="from_name")
+    def sender_name(self, obj: WhatsAppMessage) -> str:
+        return isolated(obj.from_name)
+
     @admin.display(description="text")
     def short_text(self, obj: WhatsAppMessage) -> str:
-        return shorten(obj.text_body or obj.caption or obj.location_name)
+        return isolated(shorten(obj.text_body or obj.caption or obj.location_name))
 
     @admin.display(description="media", ordering="media_status")
     def media_link(self, obj: WhatsAppMessage) -> str:
@@ -237,7 +246,7 @@ class HasUnreadFilter(admin.SimpleListFilter):
 @admin.register(WhatsAppConversation)
 class WhatsAppConversationAdmin(ReceivedDataAdmin[WhatsAppConversation]):
     list_display = (
-        "contact_name",
+        "name",
         "phone_number",
         "user_id",
         "username",
@@ -267,6 +276,10 @@ class WhatsAppConversationAdmin(ReceivedDataAdmin[WhatsAppConversation]):
         "notes",
     )
     readonly_fields = (*received_fields(WhatsAppConversation), "messages_link")
+
+    @admin.display(description="contact name", ordering="contact_name")
+    def name(self, obj: WhatsAppConversation) -> str:
+        return isolated(obj.contact_name) or "-"
 
     @admin.display(description="messages")
     def messages_link(self, obj: WhatsAppConversation) -> str:

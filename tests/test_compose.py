@@ -161,8 +161,10 @@ def test_env_example_documents_every_variable_with_placeholder_secrets() -> None
 def test_dockerfile_installs_every_package_as_a_non_root_user() -> None:
     text = DOCKERFILE.read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
-    # The project with the server the image runs (the `uvicorn` extra).
-    assert re.search(r"^RUN pip install '\.\[uvicorn\]'$", text, re.MULTILINE)
+    # The locked dependencies (the `uvicorn` extra's lock), then the project alone; static files collected.
+    assert re.search(r"^RUN pip install --require-hashes -r requirements/prod\.txt$", text, re.MULTILINE)
+    assert re.search(r"^RUN pip install --no-deps '\.\[uvicorn\]'$", text, re.MULTILINE)
+    assert re.search(r"^RUN python manage\.py collectstatic --noinput$", text, re.MULTILINE)
     assert re.search(r'^CMD \["uvicorn", "asgi:application"', text, re.MULTILINE)
     users = re.findall(r"^USER (\S+)", text, re.MULTILINE)
     assert users

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import Any
 
-from webhook import samples
+from webhook import media_samples, samples
+from webhook.media_samples import MediaSample
 
 # (file bytes, mime type) -> media id. The simulate command uploads to a running fake Graph API, so the
 # hub can download what the webhook announces; without one, ids are made up.
@@ -51,8 +52,7 @@ class SimulatedBody:
 @dataclass(frozen=True, slots=True)
 class _MediaKind:
     type_name: str
-    mime_type: str
-    magic: bytes
+    files: tuple[MediaSample, ...]
     captions: tuple[str, ...] = ("",)
     filenames: tuple[str, ...] = ("",)
     flags: dict[str, bool] = field(default_factory=dict)
@@ -77,13 +77,14 @@ TEXTS = (
     "\u4f60\u597d\uff0c\u6211\u7684\u5305\u88f9\u5230\u4e86\u5417\uff1f",
 )  # fmt: skip
 REPLIES = ("Yes, that one", "No, the other size", "Perfect, thanks", "Can you send it again?")
+# Real files (webhook/media_samples/), so that the console shows pictures and plays sound.
 MEDIA = {
-    "image": _MediaKind("image", "image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF", ("", "It arrived like this")),
-    "video": _MediaKind("video", "video/mp4", b"\x00\x00\x00\x18ftypmp42", ("", "Unboxing")),
-    "audio": _MediaKind("audio", "audio/mpeg", b"ID3\x04\x00\x00", flags={"voice": False}),
-    "voice": _MediaKind("audio", "audio/ogg; codecs=opus", b"OggS\x00\x02", flags={"voice": True}),
-    "document": _MediaKind("document", "application/pdf", b"%PDF-1.4\n", ("", "Invoice"), ("order.pdf",)),
-    "sticker": _MediaKind("sticker", "image/webp", b"RIFF\x00\x01\x00\x00WEBP", flags={"animated": False}),
+    "image": _MediaKind("image", (media_samples.PHOTO, media_samples.RECEIPT), ("", "It arrived like this")),
+    "video": _MediaKind("video", (media_samples.CLIP,), ("", "Unboxing")),
+    "audio": _MediaKind("audio", (media_samples.SONG,), flags={"voice": False}),
+    "voice": _MediaKind("audio", (media_samples.VOICE_NOTE,), flags={"voice": True}),
+    "document": _MediaKind("document", (media_samples.INVOICE,), ("", "Invoice"), ("order.pdf",)),
+    "sticker": _MediaKind("sticker", (media_samples.STICKER,), flags={"animated": False}),
 }  # fmt: skip
 PLACES = (
     (37.4852152, -122.1484, "Meta Headquarters", "1 Hacker Way, Menlo Park, CA 94025"),
@@ -246,16 +247,17 @@ class TrafficSimulator:
 
     def _media(self, spec: _MediaKind) -> Content:
         rng = self._rng
-        data = spec.magic + rng.randbytes(rng.randint(48, 480))
+        sample = rng.choice(spec.files)
+        data = sample.data
         # Drawn even when a registrar names the id, so the stream is the same either way.
         media_id = str(10**15 + rng.randrange(9 * 10**15))
         if self._register is not None:
-            media_id = self._register(data, spec.mime_type)
+            media_id = self._register(data, sample.mime_type)
         # The webhook gives the hash as base64 (the media endpoint gives hex).
         sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
         caption, filename = rng.choice(spec.captions), rng.choice(spec.filenames)
         content = samples.media_content(
-            media_id, spec.mime_type, sha256, caption=caption, filename=filename, **spec.flags
+            media_id, sample.mime_type, sha256, caption=caption, filename=filename, **spec.flags
         )
         return spec.type_name, content, {}
 
