@@ -41,6 +41,7 @@ pytestmark = [
 WEB_PROCESSES = 4
 CUSTOMERS = [f"1555750{index:04d}" for index in range(8)]
 TICK = os.sysconf("SC_CLK_TCK")
+IDLE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,28 @@ def stop_all(servers: list[HubProcess]) -> None:
         list(pool.map(HubProcess.stop, servers))
 
 
-@pytest.mark.parametrize(
-    "scale", [pytest.param(CI, id="ci"), pytest.param(FULL, id="full", marks=pytest.mark.long)]
-)
-def test_four_web_processes_every_socket_gets_every_event_in_order(scale: Scale) -> None:
-    token = make_token("four-processes")
-    start = last_seq()
+@dataclass
+class Run:
+    """What one scenario measured, before it is judged."""
+
+    opened: list[dict[str, Any]]
+    handshake_seconds: float
+    open_sockets: dict[str, float]
+    answers: Counter[str]
+    post_seconds: list[float]
+    reports: list[dict[str, Any]]
+    events: int
+    wall: float
+    # CPU-seconds per process during the stream, and per second while the sockets sat idle.
+    cpu: dict[str, float]
+    idle_cpu_rate: dict[str, float]
+
+
+def cpu_snapshot(processes: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in processes.items()}
+
+
+def run_scenario(scale: Scale, token: str, start: int) -> Run:
     total = scale.sockets_per_process * WEB_PROCESSES
     # No drain on the way out: the scenario is over by then.
     env = {"HUB_DB_POOL_MAX": "5", "HUB_DRAIN_SECONDS": "0"}
@@ -137,59 +154,78 @@ def test_four_web_processes_every_socket_gets_every_event_in_order(scale: Scale)
 
         processes = {s.name: s.pid for s in [*servers, ingest]}
         processes.update({f"client{i}": w.process.pid for i, w in enumerate(swarms)})
-        cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+        # What the processes spend with every socket open and no event (the log poll, keepalives).
+        idle_from = cpu_snapshot(processes)
+        time.sleep(IDLE_SECONDS)
+        cpu_before = cpu_snapshot(processes)
+        idle_rate = {name: (cpu_before[name] - idle_from[name]) / IDLE_SECONDS for name in processes}
         stream_began = time.monotonic()
         post_seconds: list[float] = []
         answers = asyncio.run(stream(ingest.base, scale, post_seconds))
-        stream_seconds = time.monotonic() - stream_began
         end = db_last_seq()
         reports = [swarm.finish(end) for swarm in swarms]
         wall = time.monotonic() - stream_began
-        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
+        cpu = {name: seconds - cpu_before[name] for name, seconds in cpu_snapshot(processes).items()}
+    return Run(
+        opened,
+        handshake_seconds,
+        open_sockets,
+        answers,
+        post_seconds,
+        reports,
+        end - start,
+        wall,
+        cpu,
+        idle_rate,
+    )
 
+
+def figures_of(scale: Scale, run: Run) -> dict[str, Any]:
     latencies: Counter[int] = Counter()
-    for report in reports:
+    for report in run.reports:
         latencies.update({int(ms): n for ms, n in report["latency_ms"].items()})
-    summed = {key: sum(r[key] for r in reports) for key in ("frames", "lost", "duplicated", "out_of_order")}
-    figures: dict[str, Any] = {
-        "sockets": total,
-        "events": end - start,
-        "handshake_s": round(handshake_seconds, 1),
-        "open_sockets": open_sockets,
-        **summed,
-        "closed_early": sum(r["closed_early"] for r in reports),
-        "answers": dict(answers),
+    return {
+        "sockets": scale.sockets_per_process * WEB_PROCESSES,
+        "events": run.events,
+        "handshake_s": round(run.handshake_seconds, 1),
+        "open_sockets": run.open_sockets,
+        **{key: sum(r[key] for r in run.reports) for key in ("frames", "lost", "duplicated", "out_of_order")},
+        "closed_early": sum(r["closed_early"] for r in run.reports),
+        "answers": dict(run.answers),
         "p50_ms": percentile_of(latencies, 0.5),
         "p99_ms": percentile_of(latencies, 0.99),
         "max_ms": max(latencies, default=0),
-        "post_p50_ms": round(1000 * sorted(post_seconds)[len(post_seconds) // 2]),
-        "post_max_ms": round(1000 * max(post_seconds)),
-        "stream_s": round(stream_seconds, 1),
-        "wall_s": round(wall, 1),
-        "cpu_s": {name: round(seconds, 1) for name, seconds in cpu.items()},
-        "cpu_pct_of_a_core": {name: round(100 * seconds / wall) for name, seconds in cpu.items()},
-        # What a core delivers: frames written per CPU-second of each web process (0 if it used none).
+        "post_p50_ms": round(1000 * sorted(run.post_seconds)[len(run.post_seconds) // 2]),
+        "wall_s": round(run.wall, 1),
+        "cpu_s": {name: round(seconds, 2) for name, seconds in run.cpu.items()},
+        "cpu_pct_of_a_core": {name: round(100 * seconds / run.wall, 1) for name, seconds in run.cpu.items()},
+        "idle_cpu_pct": {name: round(100 * rate, 1) for name, rate in run.idle_cpu_rate.items()},
+        # What a core delivers: frames written per CPU-second of each web process, its idle share included.
         "frames_per_cpu_s": {
-            s.name: round(scale.sockets_per_process * (end - start) / cpu[s.name]) if cpu[s.name] else 0
-            for s in servers
+            name: round(scale.sockets_per_process * run.events / run.cpu[name]) if run.cpu[name] else 0
+            for name in run.open_sockets
         },
     }
+
+
+@pytest.mark.parametrize(
+    "scale", [pytest.param(CI, id="ci"), pytest.param(FULL, id="full", marks=pytest.mark.long)]
+)
+def test_four_web_processes_every_socket_gets_every_event_in_order(scale: Scale) -> None:
+    token = make_token("four-processes")
+    start = last_seq()
+    run = run_scenario(scale, token, start)
+    figures = figures_of(scale, run)
     line = f"[four web processes, {scale.sockets_per_process} sockets each] " + " ".join(
         f"{key}={value}" for key, value in figures.items()
     )
     print(line)
     REPORTED.append(line)
 
-    assert [o["connected"] for o in opened] == [total // scale.client_processes] * scale.client_processes, (
-        line
-    )
-    assert open_sockets == dict.fromkeys(open_sockets, float(scale.sockets_per_process)), line
-    assert dict(answers) == {"200": scale.events}, line
-    assert end - start >= scale.events, line
-    assert summed["frames"] == total * (end - start), line
-    assert (summed["lost"], summed["duplicated"], summed["out_of_order"], figures["closed_early"]) == (
-        0,
-        0,
-        0,
-        0,
-    ), line
+    per_swarm = scale.sockets_per_process * WEB_PROCESSES // scale.client_processes
+    assert [o["connected"] for o in run.opened] == [per_swarm] * scale.client_processes, line
+    assert run.open_sockets == dict.fromkeys(run.open_sockets, float(scale.sockets_per_process)), line
+    assert dict(run.answers) == {"200": scale.events}, line
+    assert run.events >= scale.events, line
+    assert figures["frames"] == figures["sockets"] * run.events, line
+    assert [figures[k] for k in ("lost", "duplicated", "out_of_order", "closed_early")] == [0, 0, 0, 0], line
