@@ -36,6 +36,9 @@ class Socket:
     seqs: list[int] = field(default_factory=list)
     latencies_ms: list[int] = field(default_factory=list)
     closed_early: bool = False
+    # How it ended before the parent stopped it: the close code received, "sent" (this client closed
+    # it, e.g. its keepalive), "none" (no close frame either way), or "never opened".
+    ended: str | None = None
     done: bool = False
 
 
@@ -87,8 +90,10 @@ async def read(connection: ClientConnection, socket: Socket, progress: Progress)
             if sent is not None:
                 socket.latencies_ms.append(round((time.time() - sent) * 1000))
             progress.check(socket)
-    except ConnectionClosed:
-        pass
+    except ConnectionClosed as closed:
+        socket.ended = str(closed.rcvd.code) if closed.rcvd else "sent" if closed.sent else "none"
+    else:
+        socket.ended = str(connection.close_code)
     socket.closed_early = True
     progress.check(socket)
 
@@ -96,10 +101,16 @@ async def read(connection: ClientConnection, socket: Socket, progress: Progress)
 async def open_one(
     url: str, token: str, socket: Socket, progress: Progress, tasks: list[asyncio.Task[None]]
 ) -> bool:
-    for _ in range(3):
+    for _ in range(5):
         try:
             connection = await connect(
-                url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=30, max_queue=None
+                url,
+                additional_headers={"Authorization": f"Bearer {token}"},
+                open_timeout=60,
+                max_queue=None,
+                # The server pings (uvicorn: every 20 s) and closes a socket that does not answer; this
+                # client's own pings would measure how starved the client is, not the hub.
+                ping_interval=None,
             )
         # A server that drops a handshake under load: retry, as a real client does.
         except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake):
@@ -109,6 +120,7 @@ async def open_one(
         return True
     # Never connected: nothing to wait for (the report's `connected` says so).
     socket.closed_early = True
+    socket.ended = "never opened"
     return False
 
 
@@ -130,6 +142,7 @@ def report(sockets: list[Socket], after: int, end: int, connected: int) -> dict[
         "duplicated": duplicated,
         "out_of_order": out_of_order,
         "closed_early": sum(s.closed_early for s in sockets),
+        "ended": dict(Counter(s.ended for s in sockets if s.ended)),
         "latency_ms": dict(latencies),
     }
 

@@ -191,6 +191,7 @@ def figures_of(scale: Scale, run: Run) -> dict[str, Any]:
         "open_sockets": run.open_sockets,
         **{key: sum(r[key] for r in run.reports) for key in ("frames", "lost", "duplicated", "out_of_order")},
         "closed_early": sum(r["closed_early"] for r in run.reports),
+        "ended": dict(sum((Counter(r["ended"]) for r in run.reports), Counter())),
         "answers": dict(run.answers),
         "p50_ms": percentile_of(latencies, 0.5),
         "p99_ms": percentile_of(latencies, 0.99),
