@@ -36,3 +36,20 @@ def env_float(name: str, default: float) -> float:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_host_ports(name: str, default_port: int) -> list[tuple[str, int]]:
+    """Comma-separated `host:port` items (`host` alone takes `default_port`; `[::1]:26379` for IPv6).
+
+    A port that is not a number raises ValueError naming the variable, so a typo stops the start.
+    """
+    pairs = []
+    for item in env_list(name, ""):
+        host, colon, port = item.rpartition(":")
+        if not colon or host.endswith(":"):
+            host, port = item, str(default_port)
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or not port.isdigit():
+            raise ValueError(f"{name}: {item!r} is not host:port")
+        pairs.append((host, int(port)))
+    return pairs

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from hub.env import env_bool, env_float, env_int, env_list, env_optional, env_str
+from hub.env import env_bool, env_float, env_host_ports, env_int, env_list, env_optional, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HUB_DATA_DIR = Path(env_str("HUB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -162,10 +162,14 @@ DATABASES = {"default": _database(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_optional("REDIS_URL")
+# Redis Sentinel (docs/reliability.md, "Redis Sentinel"): when set, the layer asks these Sentinels for
+# the primary named REDIS_SENTINEL_MASTER, and asks again whenever a connection to it drops, so a
+# failover costs the seconds Sentinel takes to promote a replica. REDIS_URL is then not read.
+REDIS_SENTINELS = env_host_ports("REDIS_SENTINELS", 26379)
 # The layer carries only news of committed events: each server process's fan-out (realtime/fanout.py)
 # joins `inbox` with one channel, dispatches in seq order, and reads anything lost from the HubEvent
 # log, so a dropped or delayed layer message costs latency, never an event.
-if REDIS_URL is None:
+if REDIS_URL is None and not REDIS_SENTINELS:
     # One process. capacity: a burst of 1,000 batches may wait for the fan-out before group_send drops
     # (the fan-out then reads them from the log); expiry: a message unread for 60 s also drops the
     # channel from its groups, which the fan-out re-joins every 60 s (group_expiry then never matters).
@@ -188,11 +192,28 @@ else:
     # unreachable is lost and read back from the log, and redis-py re-subscribes after a reconnect.
     # Pub/sub channel names ignore Redis's database number, so the prefix carries it: two hubs on one
     # Redis server stay apart when their REDIS_URLs name different databases.
-    _redis_db = urlsplit(REDIS_URL).path.strip("/") or "0"
+    # Redis Cluster is not supported: channels-redis has no cluster client (its list-based layer's Lua
+    # scripts touch keys in many hash slots; this layer would hold one node and follow none of its
+    # failovers). Sentinel gives the failover; one primary carries the fan-out (docs/performance.md).
+    _redis_host: str | dict[str, Any]
+    if REDIS_SENTINELS:
+        _redis_db = str(env_int("REDIS_SENTINEL_DB", 0))
+        _redis_host = {
+            "sentinels": REDIS_SENTINELS,
+            "master_name": env_str("REDIS_SENTINEL_MASTER", "mymaster"),
+            "db": int(_redis_db),
+        }
+        if password := env_optional("REDIS_PASSWORD"):
+            _redis_host["password"] = password
+        if sentinel_password := env_optional("REDIS_SENTINEL_PASSWORD"):
+            _redis_host["sentinel_kwargs"] = {"password": sentinel_password}
+    else:
+        _redis_host = REDIS_URL or ""
+        _redis_db = urlsplit(_redis_host).path.strip("/") or "0"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"hub{_redis_db}"},
+            "CONFIG": {"hosts": [_redis_host], "prefix": f"hub{_redis_db}"},
         }
     }
 

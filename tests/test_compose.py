@@ -178,3 +178,23 @@ def test_dockerfile_installs_every_package_as_a_non_root_user() -> None:
 @pytest.mark.parametrize("path", [COMPOSE, ENV_EXAMPLE, NGINX, DOCKERFILE])
 def test_deploy_files_exist(path: Path) -> None:
     assert path.is_file()
+
+
+def test_compose_sentinel_profile_replicates_redis_and_watches_it_with_a_majority() -> None:
+    profiled = {name: s for name, s in services().items() if "sentinel" in s.get("profiles", [])}
+    sentinels = {name: s for name, s in profiled.items() if "redis-sentinel" in command(s)}
+    replicas = [s for s in profiled.values() if "--replicaof redis 6379" in command(s)]
+    assert len(replicas) == 1
+    assert len(sentinels) == 3
+    for service in sentinels.values():
+        monitor = re.search(r"sentinel monitor (\S+) redis 6379 (\d+)", command(service))
+        assert monitor, command(service)
+        assert int(monitor[2]) == len(sentinels) // 2 + 1
+        # The hub's default REDIS_SENTINEL_MASTER.
+        assert monitor[1] == "mymaster"
+    # The example names exactly these Sentinels; the hub reads it only when set.
+    example = re.search(r"REDIS_SENTINELS=(\S+)", ENV_EXAMPLE.read_text())
+    assert example
+    assert {item.partition(":")[0] for item in example[1].split(",")} == set(sentinels)
+    for service in web_services().values():
+        assert environment(service)["REDIS_SENTINELS"] == "${REDIS_SENTINELS:-}"

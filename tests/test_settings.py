@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from hub.env import env_bool, env_int, env_list, env_optional, env_str
+from hub.env import env_bool, env_host_ports, env_int, env_list, env_optional, env_str
 from tests.support import REPO_ROOT
 
-HUB_VARIABLE_PREFIXES = ("DATABASE_URL", "REDIS_URL", "DJANGO_", "WHATSAPP_", "HUB_", "MEDIA_ROOT", "PYTEST")
+HUB_VARIABLE_PREFIXES = ("DATABASE_URL", "REDIS_", "DJANGO_", "WHATSAPP_", "HUB_", "MEDIA_ROOT", "PYTEST")
 POSTGRES_URL = "postgres://hub@db.internal:5432/hub"
 DEV_SECRETS = ("DJANGO_SECRET_KEY", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
 TRUE_VALUES = ["1", "true", "YES", "On", " on "]
@@ -138,6 +138,25 @@ def test_env_list_comma_separated_drops_blanks(monkeypatch: pytest.MonkeyPatch) 
     assert env_list("HUB_TEST_LIST", "127.0.0.1,localhost") == ["127.0.0.1", "localhost"]
 
 
+def test_env_host_ports_parses_pairs_and_defaults_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_TEST_HOSTS", " sentinel-1:26380, sentinel-2 ,[::1]:26381,[fd00::2]")
+    assert env_host_ports("HUB_TEST_HOSTS", 26379) == [
+        ("sentinel-1", 26380),
+        ("sentinel-2", 26379),
+        ("::1", 26381),
+        ("fd00::2", 26379),
+    ]
+    monkeypatch.delenv("HUB_TEST_HOSTS")
+    assert env_host_ports("HUB_TEST_HOSTS", 26379) == []
+
+
+@pytest.mark.parametrize("value", ["sentinel-1:port", ":26379", "sentinel-1:"])
+def test_env_host_ports_bad_item_raises_naming_it(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("HUB_TEST_HOSTS", f"ok:26379,{value}")
+    with pytest.raises(ValueError, match="HUB_TEST_HOSTS"):
+        env_host_ports("HUB_TEST_HOSTS", 26379)
+
+
 # --- the settings module, imported in subprocesses ---
 
 
@@ -188,6 +207,45 @@ def test_settings_redis_url_selects_channels_redis(tmp_path: Path) -> None:
     layer = settings_in_subprocess(env)["CHANNEL_LAYERS"]["default"]
     assert layer["BACKEND"].startswith("channels_redis.")
     assert layer["CONFIG"]["hosts"] == ["redis://cache.internal:6379/2"]
+    assert layer["CONFIG"]["prefix"] == "hub2"
+
+
+def test_settings_redis_sentinels_configure_the_layer_to_find_the_primary(tmp_path: Path) -> None:
+    env = clean_env(
+        tmp_path,
+        REDIS_URL="redis://ignored.internal:6379/5",
+        REDIS_SENTINELS="sentinel-1:26379,sentinel-2:26380",
+        REDIS_SENTINEL_MASTER="hub-primary",
+        REDIS_SENTINEL_DB="3",
+        REDIS_PASSWORD="primary-secret",
+        REDIS_SENTINEL_PASSWORD="sentinel-secret",
+    )
+    layer = settings_in_subprocess(env)["CHANNEL_LAYERS"]["default"]
+    assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert layer["CONFIG"] == {
+        "hosts": [
+            {
+                "sentinels": [["sentinel-1", 26379], ["sentinel-2", 26380]],
+                "master_name": "hub-primary",
+                "db": 3,
+                "password": "primary-secret",
+                "sentinel_kwargs": {"password": "sentinel-secret"},
+            }
+        ],
+        "prefix": "hub3",
+    }
+
+
+def test_settings_redis_sentinels_alone_default_the_master_name_and_database(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, REDIS_SENTINELS="sentinel-1")
+    (host,) = settings_in_subprocess(env)["CHANNEL_LAYERS"]["default"]["CONFIG"]["hosts"]
+    assert host == {"sentinels": [["sentinel-1", 26379]], "master_name": "mymaster", "db": 0}
+
+
+def test_settings_redis_sentinels_with_a_bad_port_stop_the_start(tmp_path: Path) -> None:
+    result = manage(clean_env(tmp_path, REDIS_SENTINELS="sentinel-1:2637x"), "check")
+    assert result.returncode != 0
+    assert "REDIS_SENTINELS" in result.stderr
 
 
 # --- manage.py check ---

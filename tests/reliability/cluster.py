@@ -183,11 +183,13 @@ class WorkerProcess:
 
 
 class RedisServer:
-    """A private redis-server on a spare port, which a test may kill and start again on the same port."""
+    """A private redis-server on a spare port, which a test may kill and start again on the same port;
+    `args` are more options (e.g. `--replicaof 127.0.0.1 6380`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.args = args
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
@@ -202,6 +204,7 @@ class RedisServer:
                 "",
                 "--appendonly",
                 "no",
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
