@@ -1,9 +1,16 @@
-"""Pure builders of the message, conversation and event JSON that REST and WebSockets share."""
+"""The one definition of the message, conversation and event JSON that REST and WebSockets share.
+
+The TypedDicts below are the wire shapes: `store.publish` sends them in socket frames, and the REST
+schemas of `api/schemas.py` take their fields from them. They come from `typing_extensions` because
+pydantic reads nested TypedDicts only from there on Python 3.11.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired
+
+from typing_extensions import TypedDict
 
 from store.models import WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
 
@@ -57,6 +64,26 @@ class ConversationJSON(TypedDict):
     last_message_preview: str
     window_open: bool
     notes: str
+
+
+class StatusJSON(TypedDict):
+    status: str
+    timestamp: str | None
+    recipient_id: str
+    conversation_id: str
+    conversation_origin: str
+    pricing_billable: bool | None
+    pricing_model: str
+    pricing_category: str
+    biz_opaque_callback_data: str
+    errors: list[Any]
+
+
+class MessageDetailJSON(MessageJSON):
+    """A message with its raw object and status history (REST detail)."""
+
+    raw: dict[str, Any]
+    statuses: list[StatusJSON]
 
 
 class EventFrame(TypedDict):
@@ -114,7 +141,7 @@ def message_json(message: WhatsAppMessage) -> MessageJSON:
     }
 
 
-def status_json(status: WhatsAppMessageStatus) -> dict[str, Any]:
+def status_json(status: WhatsAppMessageStatus) -> StatusJSON:
     return {
         "status": status.status,
         "timestamp": iso(status.timestamp),
@@ -129,8 +156,7 @@ def status_json(status: WhatsAppMessageStatus) -> dict[str, Any]:
     }
 
 
-def message_detail_json(message: WhatsAppMessage, statuses: list[WhatsAppMessageStatus]) -> dict[str, Any]:
-    """A message with its raw object and status history (REST detail)."""
+def message_detail_json(message: WhatsAppMessage, statuses: list[WhatsAppMessageStatus]) -> MessageDetailJSON:
     return {**message_json(message), "raw": message.raw, "statuses": [status_json(s) for s in statuses]}
 
 
@@ -163,6 +189,6 @@ def event_payload(
 
 
 def event_frame(seq: int, kind: str, payload: dict[str, Any]) -> EventFrame:
-    """The WebSocket frame of a logged event (DESIGN.md section 5), from its log columns."""
+    """The WebSocket frame of a logged event (docs/websocket.md), from its log columns."""
     frame: dict[str, Any] = {"type": kind, "seq": seq, **payload}
     return frame  # type: ignore[return-value]
