@@ -12,6 +12,7 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from store.content import MessageContentJSON
 from store.models import WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
 
 EventType = Literal["message.created", "message.updated", "conversation.updated"]
@@ -40,6 +41,7 @@ class MessageJSON(TypedDict):
     location_address: str
     interactive_id: str
     reply_to: str
+    content: MessageContentJSON
     timestamp: str
     status: str
     error_code: int | None
@@ -130,6 +132,7 @@ def message_json(message: WhatsAppMessage) -> MessageJSON:
         "location_address": message.location_address,
         "interactive_id": message.interactive_id,
         "reply_to": message.reply_to,
+        "content": message.content,
         "timestamp": iso(message.timestamp) or "",
         "status": message.status,
         "error_code": message.error_code,

@@ -13,6 +13,7 @@ from store.records import (
     MessageRecord,
     StatusRecord,
 )
+from webhook.content import message_content
 from webhook.messages import Message, MessageType
 from webhook.payload import Contact, MessagesChange, WebhookPayload
 from webhook.statuses import Status
@@ -117,6 +118,7 @@ def _message_record(
         error_code=error.code if error else None,
         error_title=error.title if error else "",
         change=_change(message),
+        content=message_content(message),
         raw=message.raw,
         **message_columns(message),
     )
