@@ -21,7 +21,7 @@ from api.schemas import (
 from api.security import principal_of
 from outbound.send import send_message_for
 from store import queries
-from store.events import message_detail_json, message_json
+from store.events import MessageDetailJSON, message_detail_json, message_json
 
 router = Router(tags=["messages"])
 
@@ -49,7 +49,7 @@ def list_messages(request: HttpRequest, filters: Query[MessageQuery]) -> dict[st
 
 
 @router.get("/messages/{message_id}/", response={200: MessageDetailOut, **ERRORS}, operation_id="get_message")
-def get_message(request: HttpRequest, message_id: int) -> dict[str, Any]:
+def get_message(request: HttpRequest, message_id: int) -> MessageDetailJSON:
     """One message by its hub `id` (not the wamid), with `raw` and its status history."""
     message = queries.get_message(principal_of(request).scope, message_id)
     return message_detail_json(message, list(message.statuses.all()))

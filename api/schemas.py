@@ -1,17 +1,27 @@
-"""Request and response schemas of the REST API; the response ones mirror `store.events` (tested)."""
+"""Request and response schemas of the REST API.
+
+The message, status and conversation schemas take their fields from the wire shapes in `store.events`,
+so REST and socket frames cannot drift apart.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
 from ninja import Field, Schema
 from pydantic import ConfigDict, field_validator
 
+from store.events import ConversationJSON, MessageJSON, StatusJSON
 from store.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 LIMIT_DESCRIPTION = f"Page size, default {DEFAULT_PAGE_SIZE}; larger values are capped at {MAX_PAGE_SIZE}."
 CURSOR_DESCRIPTION = "Where to continue: copy it from `next`."
+
+
+def wire_fields(shape: type) -> dict[str, Any]:
+    """The fields of a wire TypedDict as a Schema's annotations, in the shape's order."""
+    return get_type_hints(shape)
 
 
 class _AwareTimes(Schema):
@@ -79,55 +89,19 @@ class ErrorOut(Schema):
 
 
 class StatusOut(Schema):
-    status: str
-    timestamp: str | None
-    recipient_id: str
-    conversation_id: str
-    conversation_origin: str
-    pricing_billable: bool | None
-    pricing_model: str
-    pricing_category: str
-    biz_opaque_callback_data: str
-    errors: list[Any]
+    __annotations__ = wire_fields(StatusJSON)
 
 
 class MessageOut(Schema):
     """`store.events.MessageJSON`."""
 
-    id: int
-    conversation_id: int
-    message_id: str
-    direction: str
-    from_number: str
-    to_number: str
-    from_name: str
-    message_type: str
-    text_body: str
-    caption: str
-    media_id: str
-    media_url: str | None
-    media_mime_type: str
-    media_filename: str
-    media_status: str | None
-    latitude: float | None
-    longitude: float | None
-    location_name: str
-    location_address: str
-    interactive_id: str
-    reply_to: str
-    timestamp: str
-    status: str
-    error_code: int | None
-    error_title: str
-    read_at: str | None
-    edited_at: str | None
-    revoked_at: str | None
-    notes: str
+    __annotations__ = wire_fields(MessageJSON)
 
 
 class MessageDetailOut(MessageOut):
     """`store.events.message_detail_json`."""
 
+    # `store.events.MessageDetailJSON`, with the statuses under their own schema name.
     raw: dict[str, Any]
     statuses: list[StatusOut]
 
@@ -169,23 +143,7 @@ class SendErrorOut(Schema):
 class ConversationOut(Schema):
     """`store.events.ConversationJSON`."""
 
-    id: int
-    business_phone_number_id: str
-    phone_number: str | None
-    user_id: str | None
-    username: str
-    contact_name: str
-    message_count: int
-    unread_count: int
-    last_message_at: str | None
-    last_inbound_at: str | None
-    last_message_preview: str
-    window_open: bool
-    notes: str
-    assignee: str | None = Field(description="Username of the agent who owns it, or null.")
-    status: Literal["open", "pending", "resolved", "snoozed"]
-    snoozed_until: str | None
-    labels: list[str]
+    __annotations__ = wire_fields(ConversationJSON)
 
 
 class MessagePage(Schema):

@@ -8,6 +8,9 @@ from typing import Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict, field_validator
 
+from api.schemas import wire_fields
+from store.events import NoteJSON
+
 
 class ConversationPatchIn(Schema):
     """Any subset of the editable fields; an explicit `assignee: null` unassigns."""
@@ -35,14 +38,9 @@ class NoteIn(Schema):
 
 
 class NoteOut(Schema):
-    """`store.events.NoteJSON`."""
+    """`store.events.NoteJSON`; `mentions` are the usernames named with @username."""
 
-    id: int
-    conversation_id: int
-    author: str | None
-    text: str
-    mentions: list[str] = Field(description="Usernames named with @username.")
-    created_at: str
+    __annotations__ = wire_fields(NoteJSON)
 
 
 class NoteList(Schema):

@@ -1,10 +1,18 @@
-"""Pure builders of the message, conversation and event JSON that REST and WebSockets share."""
+"""The one definition of the message, conversation and event JSON that REST and WebSockets share.
+
+The TypedDicts below are the wire shapes: `store.publish` sends them in socket frames, and the REST
+schemas of `api/schemas.py` take their fields from them. They come from `typing_extensions` because
+pydantic reads nested TypedDicts only from there on Python 3.11.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired
 
+from typing_extensions import TypedDict
+
+from store.content import MessageContentJSON
 from store.models import ConversationNote, WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
 
 EventType = Literal["message.created", "message.updated", "conversation.updated", "note.created"]
@@ -35,6 +43,7 @@ class MessageJSON(TypedDict):
     location_address: str
     interactive_id: str
     reply_to: str
+    content: MessageContentJSON
     timestamp: str
     status: str
     error_code: int | None
@@ -60,7 +69,7 @@ class ConversationJSON(TypedDict):
     window_open: bool
     notes: str
     assignee: str | None
-    status: str
+    status: Literal["open", "pending", "resolved", "snoozed"]
     snoozed_until: str | None
     labels: list[str]
 
@@ -72,6 +81,26 @@ class NoteJSON(TypedDict):
     text: str
     mentions: list[str]
     created_at: str
+
+
+class StatusJSON(TypedDict):
+    status: str
+    timestamp: str | None
+    recipient_id: str
+    conversation_id: str
+    conversation_origin: str
+    pricing_billable: bool | None
+    pricing_model: str
+    pricing_category: str
+    biz_opaque_callback_data: str
+    errors: list[Any]
+
+
+class MessageDetailJSON(MessageJSON):
+    """A message with its raw object and status history (REST detail)."""
+
+    raw: dict[str, Any]
+    statuses: list[StatusJSON]
 
 
 class EventFrame(TypedDict):
@@ -119,6 +148,7 @@ def message_json(message: WhatsAppMessage) -> MessageJSON:
         "location_address": message.location_address,
         "interactive_id": message.interactive_id,
         "reply_to": message.reply_to,
+        "content": message.content,
         "timestamp": iso(message.timestamp) or "",
         "status": message.status,
         "error_code": message.error_code,
@@ -130,7 +160,7 @@ def message_json(message: WhatsAppMessage) -> MessageJSON:
     }
 
 
-def status_json(status: WhatsAppMessageStatus) -> dict[str, Any]:
+def status_json(status: WhatsAppMessageStatus) -> StatusJSON:
     return {
         "status": status.status,
         "timestamp": iso(status.timestamp),
@@ -145,8 +175,7 @@ def status_json(status: WhatsAppMessageStatus) -> dict[str, Any]:
     }
 
 
-def message_detail_json(message: WhatsAppMessage, statuses: list[WhatsAppMessageStatus]) -> dict[str, Any]:
-    """A message with its raw object and status history (REST detail)."""
+def message_detail_json(message: WhatsAppMessage, statuses: list[WhatsAppMessageStatus]) -> MessageDetailJSON:
     return {**message_json(message), "raw": message.raw, "statuses": [status_json(s) for s in statuses]}
 
 
@@ -166,7 +195,7 @@ def conversation_json(conversation: WhatsAppConversation, now: datetime | None =
         "window_open": window_open(conversation, now),
         "notes": conversation.notes,
         "assignee": conversation.assignee.username if conversation.assignee is not None else None,
-        "status": conversation.status,
+        "status": conversation.status,  # type: ignore[typeddict-item]  # the column has the choices
         "snoozed_until": iso(conversation.snoozed_until),
         "labels": list(conversation.labels),
     }
@@ -198,6 +227,6 @@ def event_payload(
 
 
 def event_frame(seq: int, kind: str, payload: dict[str, Any]) -> EventFrame:
-    """The WebSocket frame of a logged event (DESIGN.md section 5), from its log columns."""
+    """The WebSocket frame of a logged event (docs/websocket.md), from its log columns."""
     frame: dict[str, Any] = {"type": kind, "seq": seq, **payload}
     return frame  # type: ignore[return-value]

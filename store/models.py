@@ -198,6 +198,10 @@ class WhatsAppMessage(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     raw = PerValueJSONField(default=dict, blank=True)
+    # What the columns above cannot hold, from the parsed message: shared contact cards, an order, the
+    # ad the customer came from, forward flags, a list reply's description, a Flow's answers. The keys
+    # are `store.events.MessageContentJSON`'s (docs/message-content.md); absent ones were not sent.
+    content = PerValueJSONField(default=dict, blank=True)
     notes = models.TextField(blank=True, default="")
     # `<user id>:<Idempotency-Key>` of the send that created it (or an auto-reply's rule key): a retried
     # request finds its first result instead of sending twice. NULL for everything else.

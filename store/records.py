@@ -60,6 +60,8 @@ class MessageRecord:
     error_code: int | None = None
     error_title: str = ""
     change: MessageChange | None = None
+    # `store.events.MessageContentJSON`: what the columns cannot hold.
+    content: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

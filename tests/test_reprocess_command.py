@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from store.models import HubEvent, WebhookEvent, WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
+from tests.support import fixture_bytes
 from webhook.payload import parse_webhook
 from webhook.simulation import simulate
 
@@ -110,3 +111,21 @@ def test_reprocess_by_id_and_since_narrow_the_selection() -> None:
 def test_reprocess_since_needs_an_iso_time_with_a_zone(since: str) -> None:
     with pytest.raises(CommandError, match="--since"):
         call_command("reprocess", "--since", since, stdout=StringIO())
+
+
+def test_reprocess_fills_content_of_messages_stored_without_it() -> None:
+    WebhookEvent.objects.create(body=fixture_bytes("contacts.json"))
+    reprocess()
+    # As a row recorded before the hub kept content looks.
+    WhatsAppMessage.objects.update(content={})
+    before = HubEvent.objects.count()
+
+    reprocess()
+
+    (message,) = WhatsAppMessage.objects.all()
+    assert [card["name"] for card in message.content["contacts"]] == ["Maria Lopez", "Sam"]
+    updated = HubEvent.objects.filter(type="message.updated").get()
+    assert updated.payload["message"]["content"] == message.content
+    assert HubEvent.objects.count() == before + 1
+    reprocess()
+    assert HubEvent.objects.count() == before + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from store.records import (
     BusinessRecord,
@@ -12,10 +13,12 @@ from store.records import (
     MessageRecord,
     StatusRecord,
 )
+from webhook.content import message_content
 from webhook.messages import Message, MessageType
 from webhook.payload import Contact, MessagesChange, WebhookPayload
 from webhook.statuses import Status
 from webhook.wire import ErrorDetail
+from webhook.wire_fields import wire_columns
 
 
 def batch_from_payload(payload: WebhookPayload, *, received_at: datetime | None = None) -> IngestBatch:
@@ -102,8 +105,6 @@ def _message_record(
     if not message.wamid or not customer_address:
         return None
     error = _first_error(message.errors or change.errors)
-    media = message.media
-    location = message.location
     return MessageRecord(
         wamid=message.wamid,
         direction="inbound" if inbound else "outbound",
@@ -114,55 +115,27 @@ def _message_record(
         from_name=customer.name if inbound else "",
         message_type=message.type_name,
         timestamp=message.timestamp or fallback,
-        text_body=_text_body(message),
-        caption=media.caption if media else "",
-        media_id=media.id if media else "",
-        media_mime_type=media.mime_type if media else "",
-        media_filename=media.filename if media else "",
-        media_sha256=media.sha256 if media else "",
-        latitude=location.latitude if location else None,
-        longitude=location.longitude if location else None,
-        location_name=location.name if location else "",
-        location_address=location.address if location else "",
-        interactive_id=_interactive_id(message),
-        reply_to=_reply_to(message),
         error_code=error.code if error else None,
         error_title=error.title if error else "",
         change=_change(message),
+        content=message_content(message),
         raw=message.raw,
+        **message_columns(message),
     )
 
 
-def _text_body(message: Message) -> str:
-    """What a reader sees as the message's text (DESIGN.md section 3, `text_body`)."""
-    if message.interactive is not None:
-        reply = message.interactive
-        return reply.title or reply.body or reply.response
-    if message.button is not None:
-        return message.button.text
-    if message.reaction is not None:
-        return message.reaction.emoji
-    if message.order is not None:
-        return message.order.text
-    if message.system is not None:
-        return message.system.body
-    if message.edit is not None:
-        return message.edit.text or message.edit.caption
-    return message.text
+def message_columns(message: Message) -> dict[str, Any]:
+    """The columns the message's content fills, as its fields declare (`webhook/message_types.py`).
 
-
-def _interactive_id(message: Message) -> str:
-    if message.interactive is not None:
-        return message.interactive.id
-    if message.button is not None:
-        return message.button.payload
-    return ""
-
-
-def _reply_to(message: Message) -> str:
-    if message.reaction is not None:
-        return message.reaction.message_id
-    return message.context.id if message.context else ""
+    Where several fields fill one column (an interactive reply's title, body or response as its text),
+    the first one that is set wins; a reaction's target comes before a reply's.
+    """
+    columns: dict[str, Any] = {"text_body": message.text} if message.text else {}
+    for part in (message.content, message.context):
+        for column, value in wire_columns(part):
+            if column not in columns and value not in ("", None):
+                columns[column] = value
+    return columns
 
 
 def _change(message: Message) -> MessageChange | None:

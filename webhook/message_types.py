@@ -1,4 +1,8 @@
-"""The content of each kind of WhatsApp message, one frozen dataclass per Meta object."""
+"""The content of each kind of WhatsApp message, one frozen dataclass per Meta object.
+
+Each field says where it sits in Meta's JSON and which stored column it fills (`webhook/wire_fields.py`);
+`parse_wire` builds them all, so no type has a parser of its own.
+"""
 
 # Shapes: https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages
 
@@ -7,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from webhook.wire import JSONObject, flag, integer, number, obj, objects, text
+from webhook.wire import flag, integer, number, text
+from webhook.wire_fields import each, one, wire
 
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 
@@ -38,286 +43,176 @@ class SystemKind(StrEnum):
         return cls.UNKNOWN
 
 
+def interactive_kind(value: object) -> InteractiveKind:
+    return InteractiveKind(text(value))
+
+
+def system_kind(value: object) -> SystemKind:
+    return SystemKind(text(value))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Media:
     """An image, video, audio (a voice note when `voice`), document or sticker (maybe `animated`)."""
 
-    id: str = ""
-    mime_type: str = ""
-    sha256: str = ""
-    caption: str = ""
-    filename: str = ""
-    url: str = ""
-    voice: bool = False
-    animated: bool = False
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> Media:
-        return cls(
-            id=text(data.get("id")),
-            mime_type=text(data.get("mime_type")),
-            sha256=text(data.get("sha256")),
-            caption=text(data.get("caption")),
-            filename=text(data.get("filename")),
-            url=text(data.get("url")),
-            voice=flag(data.get("voice")),
-            animated=flag(data.get("animated")),
-        )
+    id: str = wire("id", column="media_id")
+    mime_type: str = wire("mime_type", column="media_mime_type")
+    sha256: str = wire("sha256", column="media_sha256")
+    caption: str = wire("caption", column="caption")
+    filename: str = wire("filename", column="media_filename")
+    url: str = wire("url")
+    voice: bool = wire("voice", flag)
+    animated: bool = wire("animated", flag)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Location:
-    latitude: float | None = None
-    longitude: float | None = None
-    name: str = ""
-    address: str = ""
-    url: str = ""
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> Location:
-        return cls(
-            latitude=number(data.get("latitude")),
-            longitude=number(data.get("longitude")),
-            name=text(data.get("name")),
-            address=text(data.get("address")),
-            url=text(data.get("url")),
-        )
+    latitude: float | None = wire("latitude", number, column="latitude")
+    longitude: float | None = wire("longitude", number, column="longitude")
+    name: str = wire("name", column="location_name")
+    address: str = wire("address", column="location_address")
+    url: str = wire("url")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SharedPhone:
-    phone: str = ""
-    wa_id: str = ""
-    type: str = ""
+    phone: str = wire("phone")
+    wa_id: str = wire("wa_id")
+    type: str = wire("type")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SharedEmail:
+    email: str = wire("email")
+    type: str = wire("type")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SharedContact:
-    """A contact card the customer shared; addresses, emails and the rest stay in the message's raw."""
+    """A contact card the customer shared; addresses, URLs and the rest stay in the message's raw."""
 
-    formatted_name: str = ""
-    phones: tuple[SharedPhone, ...] = ()
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> SharedContact:
-        return cls(
-            formatted_name=text(obj(data.get("name")).get("formatted_name")),
-            phones=tuple(
-                SharedPhone(phone=text(p.get("phone")), wa_id=text(p.get("wa_id")), type=text(p.get("type")))
-                for p in objects(data.get("phones"))
-            ),
-        )
+    formatted_name: str = wire("name.formatted_name")
+    phones: tuple[SharedPhone, ...] = wire("phones", each(SharedPhone))
+    emails: tuple[SharedEmail, ...] = wire("emails", each(SharedEmail))
+    organization: str = wire("org.company")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InteractiveReply:
     """A reply to an interactive message: a button or list choice, a Flow's answer, a call permission."""
 
-    kind: InteractiveKind
-    kind_name: str = ""
-    id: str = ""
-    title: str = ""
-    description: str = ""
+    kind: InteractiveKind = wire("type", interactive_kind)
+    kind_name: str = wire("type")
+    id: str = wire("$type.id", column="interactive_id")
+    # What a reader sees as its text: the first of these that is set.
+    title: str = wire("$type.title", column="text_body")
+    description: str = wire("$type.description")
     # Flow (nfm_reply): `response_json` is the form's answers as a JSON string, exactly as sent.
-    body: str = ""
-    name: str = ""
-    response_json: str = ""
+    body: str = wire("$type.body", column="text_body")
+    name: str = wire("$type.name")
+    response_json: str = wire("$type.response_json")
     # call_permission_reply: `accept` or `reject`, and when an accepted permission runs out.
-    response: str = ""
-    expiration_timestamp: int | None = None
-    response_source: str = ""
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> InteractiveReply:
-        kind_name = text(data.get("type"))
-        reply = obj(data.get(kind_name)) if kind_name else obj(None)
-        return cls(
-            kind=InteractiveKind(kind_name),
-            kind_name=kind_name,
-            id=text(reply.get("id")),
-            title=text(reply.get("title")),
-            description=text(reply.get("description")),
-            body=text(reply.get("body")),
-            name=text(reply.get("name")),
-            response_json=text(reply.get("response_json")),
-            response=text(reply.get("response")),
-            expiration_timestamp=integer(reply.get("expiration_timestamp")),
-            response_source=text(reply.get("response_source")),
-        )
+    response: str = wire("$type.response", column="text_body")
+    expiration_timestamp: int | None = wire("$type.expiration_timestamp", integer)
+    response_source: str = wire("$type.response_source")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TemplateButton:
     """A quick-reply button of a template message: what it said and the payload the business set."""
 
-    text: str = ""
-    payload: str = ""
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> TemplateButton:
-        return cls(text=text(data.get("text")), payload=text(data.get("payload")))
+    text: str = wire("text", column="text_body")
+    payload: str = wire("payload", column="interactive_id")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reaction:
-    message_id: str = ""
-    emoji: str = ""
+    message_id: str = wire("message_id", column="reply_to")
+    emoji: str = wire("emoji", column="text_body")
 
     @property
     def removed(self) -> bool:
         """Meta reports a withdrawn reaction as one with an empty (or no) emoji."""
         return not self.emoji
 
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> Reaction:
-        return cls(message_id=text(data.get("message_id")), emoji=text(data.get("emoji")))
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderItem:
-    product_retailer_id: str = ""
-    quantity: int | None = None
-    item_price: float | None = None
-    currency: str = ""
+    product_retailer_id: str = wire("product_retailer_id")
+    quantity: int | None = wire("quantity", integer)
+    item_price: float | None = wire("item_price", number)
+    currency: str = wire("currency")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Order:
-    catalog_id: str = ""
-    text: str = ""
-    items: tuple[OrderItem, ...] = ()
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> Order:
-        return cls(
-            catalog_id=text(data.get("catalog_id")),
-            text=text(data.get("text")),
-            items=tuple(
-                OrderItem(
-                    product_retailer_id=text(i.get("product_retailer_id")),
-                    quantity=integer(i.get("quantity")),
-                    item_price=number(i.get("item_price")),
-                    currency=text(i.get("currency")),
-                )
-                for i in objects(data.get("product_items"))
-            ),
-        )
+    catalog_id: str = wire("catalog_id")
+    text: str = wire("text", column="text_body")
+    items: tuple[OrderItem, ...] = wire("product_items", each(OrderItem))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class System:
     """A change of the customer's number or identity that Meta reports as a message."""
 
-    kind: SystemKind
-    kind_name: str = ""
-    body: str = ""
+    kind: SystemKind = wire("type", system_kind)
+    kind_name: str = wire("type")
+    body: str = wire("body", column="text_body")
     # The new wa_id: `wa_id` since v12.0, `new_wa_id` before.
-    wa_id: str = ""
-    user_id: str = ""
-    previous_user_id: str = ""
-    parent_user_id: str = ""
+    wa_id: str = wire("wa_id|new_wa_id")
+    user_id: str = wire("user_id")
+    previous_user_id: str = wire("previous_user_id")
+    parent_user_id: str = wire("parent_user_id")
 
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> System:
-        kind_name = text(data.get("type"))
-        return cls(
-            kind=SystemKind(kind_name),
-            kind_name=kind_name,
-            body=text(data.get("body")),
-            wa_id=text(data.get("wa_id")) or text(data.get("new_wa_id")),
-            user_id=text(data.get("user_id")),
-            previous_user_id=text(data.get("previous_user_id")),
-            parent_user_id=text(data.get("parent_user_id")),
-        )
+
+MEDIA_PATHS = "|".join(f"message.{kind}" for kind in sorted(MEDIA_TYPES))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Edit:
-    """The new content of an earlier message (WhatsApp Business app numbers, "coexistence")."""
+    """The new content of an earlier message (WhatsApp Business app numbers, "coexistence").
 
-    original_message_id: str = ""
-    type_name: str = ""
-    text: str = ""
-    caption: str = ""
-    media: Media | None = None
+    The edited message comes whole under `message`, shaped like any message of its type; the store
+    keeps one text per message, so an edited caption becomes the text to show.
+    """
 
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> Edit:
-        # The edited message comes whole under `message`, shaped like any message of its type.
-        inner = obj(data.get("message"))
-        type_name = text(inner.get("type"))
-        content = obj(inner.get(type_name)) if type_name else obj(None)
-        media = Media.from_dict(content) if type_name in MEDIA_TYPES else None
-        return cls(
-            original_message_id=text(data.get("original_message_id")) or text(data.get("message_id")),
-            type_name=type_name,
-            text=text(content.get("body")) if type_name == "text" else "",
-            caption=media.caption if media else "",
-            media=media,
-        )
+    original_message_id: str = wire("original_message_id|message_id")
+    type_name: str = wire("message.type")
+    text: str = wire("message.text.body", column="text_body")
+    caption: str = wire("message.$type.caption", column="text_body")
+    media: Media | None = wire(MEDIA_PATHS, one(Media))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Revoke:
     """The customer deleted an earlier message for everyone."""
 
-    original_message_id: str = ""
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> Revoke:
-        return cls(original_message_id=text(data.get("original_message_id")) or text(data.get("message_id")))
+    original_message_id: str = wire("original_message_id|message_id")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context:
     """What a message answers or came from: a reply's wamid, a forward, a product enquiry."""
 
-    id: str = ""
-    from_number: str = ""
-    forwarded: bool = False
-    frequently_forwarded: bool = False
-    referred_catalog_id: str = ""
-    referred_product_retailer_id: str = ""
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> Context:
-        product = obj(data.get("referred_product"))
-        return cls(
-            id=text(data.get("id")),
-            from_number=text(data.get("from")),
-            forwarded=flag(data.get("forwarded")),
-            frequently_forwarded=flag(data.get("frequently_forwarded")),
-            referred_catalog_id=text(product.get("catalog_id")),
-            referred_product_retailer_id=text(product.get("product_retailer_id")),
-        )
+    id: str = wire("id", column="reply_to")
+    from_number: str = wire("from")
+    forwarded: bool = wire("forwarded", flag)
+    frequently_forwarded: bool = wire("frequently_forwarded", flag)
+    referred_catalog_id: str = wire("referred_product.catalog_id")
+    referred_product_retailer_id: str = wire("referred_product.product_retailer_id")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Referral:
     """The click-to-WhatsApp ad or post the customer came from."""
 
-    source_url: str = ""
-    source_id: str = ""
-    source_type: str = ""
-    headline: str = ""
-    body: str = ""
-    media_type: str = ""
-    image_url: str = ""
-    video_url: str = ""
-    thumbnail_url: str = ""
-    ctwa_clid: str = ""
-
-    @classmethod
-    def from_dict(cls, data: JSONObject) -> Referral:
-        return cls(
-            source_url=text(data.get("source_url")),
-            source_id=text(data.get("source_id")),
-            source_type=text(data.get("source_type")),
-            headline=text(data.get("headline")),
-            body=text(data.get("body")),
-            media_type=text(data.get("media_type")),
-            image_url=text(data.get("image_url")),
-            video_url=text(data.get("video_url")),
-            thumbnail_url=text(data.get("thumbnail_url")),
-            ctwa_clid=text(data.get("ctwa_clid")),
-        )
+    source_url: str = wire("source_url")
+    source_id: str = wire("source_id")
+    source_type: str = wire("source_type")
+    headline: str = wire("headline")
+    body: str = wire("body")
+    media_type: str = wire("media_type")
+    image_url: str = wire("image_url")
+    video_url: str = wire("video_url")
+    thumbnail_url: str = wire("thumbnail_url")
+    ctwa_clid: str = wire("ctwa_clid")

@@ -1,11 +1,16 @@
-"""A message object of the webhook (inbound, or an echo of one the business sent), built in one place."""
+"""A message object of the webhook (inbound, or an echo of one the business sent), built from one table.
+
+`CONTENT` says, for each message type, which field of `Message` holds its content and how that is read
+from the object under the type's key; everything else a message has is declared on `Message` itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 
 from webhook.message_types import (
     MEDIA_TYPES,
@@ -22,7 +27,8 @@ from webhook.message_types import (
     System,
     TemplateButton,
 )
-from webhook.wire import ErrorDetail, JSONObject, errors, obj, objects, text, timestamp
+from webhook.wire import ErrorDetail, JSONObject, errors, obj, text, timestamp
+from webhook.wire_fields import each, one, parse_wire, wire
 
 
 class MessageType(StrEnum):
@@ -51,6 +57,14 @@ class MessageType(StrEnum):
         return cls.UNKNOWN
 
 
+def message_type(value: object) -> MessageType:
+    return MessageType(text(value))
+
+
+def body_text(value: object) -> str:
+    return text(obj(value).get("body"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """One message; only the field of its type is set. `raw` is the object exactly as received.
@@ -60,20 +74,20 @@ class Message:
     business is the sender and the customer is `to_number` / `to_user_id`.
     """
 
-    wamid: str
-    type: MessageType
-    type_name: str = ""
-    timestamp: datetime | None = None
-    from_number: str = ""
-    from_user_id: str = ""
-    from_parent_user_id: str = ""
-    to_number: str = ""
-    to_user_id: str = ""
-    to_parent_user_id: str = ""
+    wamid: str = wire("id")
+    type: MessageType = wire("type", message_type)
+    type_name: str = wire("type")
+    timestamp: datetime | None = wire("timestamp", timestamp)
+    from_number: str = wire("from")
+    from_user_id: str = wire("from_user_id")
+    from_parent_user_id: str = wire("from_parent_user_id")
+    to_number: str = wire("to")
+    to_user_id: str = wire("to_user_id")
+    to_parent_user_id: str = wire("to_parent_user_id")
+    # The content of the message's type (see CONTENT): at most one of these is set.
     text: str = ""
     media: Media | None = None
     location: Location | None = None
-    contacts: tuple[SharedContact, ...] = ()
     interactive: InteractiveReply | None = None
     button: TemplateButton | None = None
     reaction: Reaction | None = None
@@ -81,49 +95,44 @@ class Message:
     system: System | None = None
     edit: Edit | None = None
     revoke: Revoke | None = None
+    # Shared contact cards come beside the type's key, as a list.
+    contacts: tuple[SharedContact, ...] = wire("contacts", each(SharedContact))
     # For `unsupported`: what WhatsApp could not deliver, when Meta says (e.g. `unsupported.type`).
-    unsupported_type: str = ""
-    context: Context | None = None
-    referral: Referral | None = None
-    errors: tuple[ErrorDetail, ...] = ()
+    unsupported_type: str = wire("unsupported.type")
+    context: Context | None = wire("context", one(Context))
+    referral: Referral | None = wire("referral", one(Referral))
+    errors: tuple[ErrorDetail, ...] = wire("errors", errors)
     raw: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def is_voice(self) -> bool:
         return self.media is not None and self.media.voice
 
+    @property
+    def content(self) -> object:
+        """The parsed content of the message's type (a `Media`, an `Order`, ...), if it has one."""
+        entry = CONTENT.get(self.type)
+        return getattr(self, entry[0]) if entry else None
+
     @classmethod
     def from_dict(cls, data: JSONObject) -> Message:
         type_name = text(data.get("type"))
-        kind = MessageType(type_name)
-        content = obj(data.get(type_name)) if type_name else obj(None)
-        context = data.get("context")
-        referral = data.get("referral")
-        return cls(
-            wamid=text(data.get("id")),
-            type=kind,
-            type_name=type_name,
-            timestamp=timestamp(data.get("timestamp")),
-            from_number=text(data.get("from")),
-            from_user_id=text(data.get("from_user_id")),
-            from_parent_user_id=text(data.get("from_parent_user_id")),
-            to_number=text(data.get("to")),
-            to_user_id=text(data.get("to_user_id")),
-            to_parent_user_id=text(data.get("to_parent_user_id")),
-            text=text(content.get("body")) if kind == MessageType.TEXT else "",
-            media=Media.from_dict(content) if type_name in MEDIA_TYPES else None,
-            location=Location.from_dict(content) if kind == MessageType.LOCATION else None,
-            contacts=tuple(SharedContact.from_dict(c) for c in objects(data.get("contacts"))),
-            interactive=InteractiveReply.from_dict(content) if kind == MessageType.INTERACTIVE else None,
-            button=TemplateButton.from_dict(content) if kind == MessageType.BUTTON else None,
-            reaction=Reaction.from_dict(content) if kind == MessageType.REACTION else None,
-            order=Order.from_dict(content) if kind == MessageType.ORDER else None,
-            system=System.from_dict(obj(data.get("system"))) if kind == MessageType.SYSTEM else None,
-            edit=Edit.from_dict(content) if kind == MessageType.EDIT else None,
-            revoke=Revoke.from_dict(content) if kind == MessageType.REVOKE else None,
-            unsupported_type=text(obj(data.get("unsupported")).get("type")),
-            context=Context.from_dict(context) if isinstance(context, dict) else None,
-            referral=Referral.from_dict(referral) if isinstance(referral, dict) else None,
-            errors=errors(data.get("errors")),
-            raw=data,
-        )
+        entry = CONTENT.get(MessageType(type_name))
+        content = {entry[0]: entry[1](data.get(type_name))} if entry else {}
+        return parse_wire(cls, data, raw=data, **content)
+
+
+# Message type -> (the field of `Message` that holds its content, how to read the object under its key).
+# A type's content is built even when its key is missing or broken: every field then reads as empty.
+CONTENT: dict[MessageType, tuple[str, Callable[[object], object]]] = {
+    MessageType.TEXT: ("text", body_text),
+    **{MessageType(kind): ("media", partial(parse_wire, Media)) for kind in MEDIA_TYPES},
+    MessageType.LOCATION: ("location", partial(parse_wire, Location)),
+    MessageType.INTERACTIVE: ("interactive", partial(parse_wire, InteractiveReply)),
+    MessageType.BUTTON: ("button", partial(parse_wire, TemplateButton)),
+    MessageType.REACTION: ("reaction", partial(parse_wire, Reaction)),
+    MessageType.ORDER: ("order", partial(parse_wire, Order)),
+    MessageType.SYSTEM: ("system", partial(parse_wire, System)),
+    MessageType.EDIT: ("edit", partial(parse_wire, Edit)),
+    MessageType.REVOKE: ("revoke", partial(parse_wire, Revoke)),
+}

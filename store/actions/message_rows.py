@@ -74,6 +74,7 @@ def message_from_record(record: MessageRecord, conversation: WhatsAppConversatio
         error_title=record.error_title,
         # Edits and revokes are carried out on their target; there is nothing separate to read.
         read_at=record.timestamp if inbound and record.change is not None else None,
+        content=dict(record.content),
         raw=dict(record.raw),
     )
     clip_to_columns(message)

@@ -246,8 +246,9 @@ class _BatchRecorder:
             # The customer deleted it for everyone: keep the row, drop the content.
             target.text_body = ""
             target.caption = ""
+            target.content = {}
             target.revoked_at = record.timestamp
-            target.save(update_fields=["text_body", "caption", "revoked_at"])
+            target.save(update_fields=["text_body", "caption", "content", "revoked_at"])
         else:
             return
         self._message_updated(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -21,7 +22,7 @@ from playwright.sync_api import Dialog, Page, expect, sync_playwright
 
 from outbound.fake_graph import FakeGraph
 from store.models import WhatsAppConversation, WhatsAppMessage
-from tests.support import REPO_ROOT, TEST_APP_SECRET, free_port, running_hub, signed_headers
+from tests.support import REPO_ROOT, TEST_APP_SECRET, fixture_json, free_port, running_hub, signed_headers
 from webhook import samples
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -107,6 +108,15 @@ def post_inbound_of_type(
     base: str, wamid: str, type_name: str, content: dict[str, Any], **extra: Any
 ) -> None:
     message = samples.inbound_message(wamid, int(time.time()), type_name, content, wa_id=CUSTOMER, **extra)
+    contact = samples.contact(name=CUSTOMER_NAME, wa_id=CUSTOMER)
+    post_value(base, samples.messages_value([contact], [message]))
+
+
+def post_fixture_message(base: str, name: str, wamid: str, **changes: Any) -> None:
+    """The message of a fixture body, sent again as the test customer's, now, under a new wamid."""
+    message = copy.deepcopy(fixture_json(name)["entry"][0]["changes"][0]["value"]["messages"][0])
+    message.pop("from_user_id", None)
+    message.update(id=wamid, timestamp=str(int(time.time())), **changes)
     contact = samples.contact(name=CUSTOMER_NAME, wa_id=CUSTOMER)
     post_value(base, samples.messages_value([contact], [message]))
 
@@ -231,8 +241,50 @@ def test_console_live_inbox_thread_reply_and_reconnect(tmp_path: Path) -> None:
         expect(location).to_contain_text("Euston")
         expect(location.locator("a.coordinates")).to_have_text("📍 51.52460, -0.13400")
         quote = page.locator('.message[data-wamid="wamid.console-8"] .quote')
-        expect(quote).to_have_text("It ships today.")
+        expect(quote.locator(".quote-text")).to_have_text("It ships today.")
+        expect(quote.locator(".quote-author")).to_have_text("You")
         expect(reply.locator(".reactions")).to_have_text("👍")
+
+        # What the hub keeps beyond text, rendered from stored fields.
+        ogg = b"OggS\x00\x02" + bytes(64)
+        voice_id = fake.app.add_media(ogg, "audio/ogg; codecs=opus")
+        voice_sha = hashlib.sha256(ogg).hexdigest()
+        voice = samples.media_content(voice_id, "audio/ogg; codecs=opus", voice_sha, voice=True)
+        post_inbound_of_type(base, "wamid.console-10", "audio", voice)
+        for number, name in enumerate(
+            ["contacts", "order", "referral", "forwarded", "interactive_list_reply", "interactive_nfm_reply"],
+            start=11,
+        ):
+            post_fixture_message(base, f"{name}.json", f"wamid.console-{number}")
+        post_fixture_message(base, "unsupported.json", "wamid.console-17")
+        post_fixture_message(
+            base, "revoke.json", "wamid.console-18", revoke={"original_message_id": "wamid.console-7"}
+        )
+
+        def bubble(number: int) -> Any:
+            return page.locator(f'.message[data-wamid="wamid.console-{number}"]')
+
+        expect(bubble(10).locator("audio.media.voice")).to_have_attribute(
+            "src", re.compile(r"/api/whatsapp/media/\d+/$")
+        )
+        card = bubble(11).locator(".contact-card").first
+        expect(card.locator(".contact-name")).to_have_text("👤 Maria Lopez")
+        expect(card).to_contain_text("+1 650-555-9876")
+        expect(card).to_contain_text("maria@example.com")
+        item = bubble(12).locator(".order .order-item").first
+        expect(item.locator(".sku")).to_have_text("MUG-BLUE-350")
+        expect(item.locator(".quantity")).to_have_text("\N{MULTIPLICATION SIGN} 2")
+        expect(item.locator(".price")).to_contain_text("12.50")
+        referral = bubble(13).locator(".referral")
+        expect(referral.locator(".referral-headline")).to_have_text("Winter sale: 30% off mugs")
+        expect(referral.locator("a.referral-source")).to_have_attribute("href", "https://fb.me/3cr4Wqqkv")
+        expect(bubble(14).locator(".forwarded")).to_have_text("↪ Forwarded")
+        expect(bubble(15).locator(".description")).to_have_text("9:00 to 12:00")
+        expect(bubble(16).locator(".flow")).to_contain_text("Fast delivery")
+        expect(bubble(16).locator(".flow dt", has_text="delivery rating")).to_have_count(1)
+        expect(bubble(17).locator(".unsupported")).to_contain_text("poll creation")
+        expect(bubble(7).locator(".body")).to_have_text("This message was deleted")
+        expect(bubble(18)).to_have_count(0)
 
         # The hub restarts: the console reconnects with ?after= and catches up on what it missed.
         first_hub.close()

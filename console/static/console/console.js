@@ -12,7 +12,11 @@
   const RANK = { pending: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
   const TICKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" };
   const MEDIA_TYPES = new Set(["image", "video", "audio", "document", "sticker"]);
-  const PLAIN_TYPES = new Set(["text", "location", ...MEDIA_TYPES]);
+  // Types the console renders; any other (`unsupported`, one Meta adds later) gets a note naming it.
+  const KNOWN_TYPES = new Set(["text", "location", "contacts", "interactive", "button", "order", "system",
+    "reaction", "request_welcome", ...MEDIA_TYPES]);
+  // Edits and revokes are shown on the message they change, never as bubbles of their own.
+  const CHANGE_TYPES = new Set(["edit", "revoke"]);
 
   const ui = {};
   for (const id of ["connection", "conversations", "conversations-status", "thread-empty", "thread-header",
@@ -219,28 +223,56 @@
 
   const order = (a, b) => time(a.timestamp) - time(b.timestamp) || a.id - b.id;
 
+  const content = (m) => m.content || {};
+  const SUMMARIES = {
+    contacts: (m) => `👤 ${(content(m).contacts || []).map((c) => c.name).filter(Boolean).join(", ") || "Contact"}`,
+    order: (m) => `🛒 Order: ${(content(m).order?.items || []).length} item(s)`,
+    image: () => "📷 Photo", video: () => "🎥 Video", sticker: () => "Sticker",
+    audio: (m) => (content(m).voice ? "🎤 Voice note" : "🎵 Audio"), document: () => "📄 Document",
+  };
+
   function summary(m) {
-    if (m.revoked_at) return "deleted message";
-    return m.text_body || m.caption || m.location_name || m.media_filename || `[${m.message_type}]`;
+    if (m.revoked_at) return "This message was deleted";
+    const fallback = SUMMARIES[m.message_type];
+    return m.text_body || m.caption || m.location_name || m.media_filename
+      || (fallback ? fallback(m) : `[${m.message_type}]`);
   }
 
-  function renderQuote(thread, wamid) {
-    const quoted = thread.byWamid.get(wamid);
-    if (!quoted) return el("blockquote", "quote unknown", "Reply to an earlier message");
-    return el("blockquote", "quote", summary(quoted));
+  /* Who wrote a message a reply quotes: the agent's side, or the customer. */
+  function authorOf(thread, quoted, fromNumber) {
+    const c = state.conversations.get(thread.id);
+    if (quoted && quoted.direction === "outbound") return "You";
+    if (quoted) return quoted.from_name || (c && displayName(c)) || quoted.from_number;
+    if (!fromNumber) return "";
+    const customer = c && (fromNumber === c.phone_number || fromNumber === c.user_id);
+    return customer ? displayName(c) : "You";
+  }
+
+  function renderQuote(thread, m) {
+    const quoted = thread.byWamid.get(m.reply_to);
+    const author = authorOf(thread, quoted, content(m).quoted_from);
+    return el("blockquote", quoted ? "quote" : "quote unknown", null,
+      author && el("span", "quote-author", author),
+      el("span", "quote-text", quoted ? summary(quoted) : "Reply to an earlier message"));
   }
 
   function renderMedia(m) {
-    if (m.media_status === "pending") return el("div", "media pending", `${m.message_type}: downloading…`);
+    const kind = m.message_type === "audio" && content(m).voice ? "voice" : m.message_type;
+    if (m.media_status === "pending") return el("div", "media pending", `${kind}: downloading…`);
     const url = safeUrl(m.media_url);
     const why = m.media_status === "failed" ? "download failed" : "not available";
-    if (!url) return el("div", "media missing", `${m.message_type}: ${why}`);
-    if (m.message_type !== "image" && m.message_type !== "sticker") {
-      return link(`📎 ${m.media_filename || `${m.message_type} (${m.media_mime_type || "file"})`}`, url, "media file");
+    if (!url) return el("div", "media missing", `${kind}: ${why}`);
+    if (m.message_type === "image" || m.message_type === "sticker") {
+      const image = el("img", `media ${m.message_type}`);
+      Object.assign(image, { src: url, alt: m.caption || m.message_type, loading: "lazy" });
+      return link("", url, "media-image", image);
     }
-    const image = el("img", `media ${m.message_type}`);
-    Object.assign(image, { src: url, alt: m.caption || m.message_type, loading: "lazy" });
-    return link("", url, "media-image", image);
+    if (m.message_type === "audio" || m.message_type === "video") {
+      const player = el(m.message_type, `media ${kind}`);
+      Object.assign(player, { src: url, controls: true, preload: "metadata" });
+      return el("div", "player", null, kind === "voice" && el("span", "kind", "Voice note"), player);
+    }
+    return link(`📎 ${m.media_filename || `${m.message_type} (${m.media_mime_type || "file"})`}`, url, "media file");
   }
 
   function renderLocation(m) {
@@ -254,13 +286,76 @@
       m.location_address && el("div", "", m.location_address), coordinates);
   }
 
+  function renderContacts(cards) {
+    return el("div", "contacts", null, ...cards.map((card) => el("div", "contact-card", null,
+      el("strong", "contact-name", `👤 ${card.name || "Contact"}`),
+      card.organization && el("div", "contact-org", card.organization),
+      ...(card.phones || []).map((p) => el("div", "contact-phone",
+        [p.phone || p.wa_id, p.type && `(${p.type.toLowerCase()})`].filter(Boolean).join(" "))),
+      ...(card.emails || []).map((e) => el("div", "contact-email", e.email)))));
+  }
+
+  function price(value, currency) {
+    if (value === null || value === undefined) return "";
+    try {
+      return new Intl.NumberFormat([], { style: "currency", currency }).format(value);
+    } catch {
+      return `${value} ${currency || ""}`.trim();
+    }
+  }
+
+  function renderOrder(order) {
+    const items = order.items || [];
+    const currency = items.find((i) => i.currency)?.currency || "";
+    const total = items.reduce((sum, i) => sum + (i.item_price ?? 0) * (i.quantity ?? 1), 0);
+    const rows = items.map((i) => el("tr", "order-item", null, el("td", "sku", i.product_retailer_id),
+      el("td", "quantity", `× ${i.quantity ?? "?"}`), el("td", "price", price(i.item_price, i.currency))));
+    const count = `${items.length} item${items.length === 1 ? "" : "s"}`;
+    return el("div", "order", null, el("strong", "", `🛒 Order · ${count}`),
+      el("table", "order-items", null, el("tbody", "", null, ...rows)),
+      items.length > 0 && el("div", "order-total", `Total ${price(total, currency)}`),
+      order.catalog_id && el("div", "order-catalog", `Catalog ${order.catalog_id}`));
+  }
+
+  function renderReferral(referral) {
+    const url = safeUrl(referral.source_url);
+    const source = referral.source_type === "post" ? "From a post" : "From an ad";
+    return el("div", "referral", null, el("span", "kind", source),
+      referral.headline && el("strong", "referral-headline", referral.headline),
+      referral.body && el("div", "referral-body", referral.body),
+      url && link(url, url, "referral-source"));
+  }
+
+  function renderFlow(flow) {
+    const answers = Object.entries(flow.response || {}).filter(([key]) => key !== "flow_token");
+    return el("dl", "flow", null, ...answers.flatMap(([key, value]) => [
+      el("dt", "", key.replace(/_/g, " ")),
+      el("dd", "", typeof value === "object" && value !== null ? JSON.stringify(value) : value)]));
+  }
+
+  function renderUnsupported(m) {
+    const inner = content(m).unsupported_type;
+    const text = m.message_type === "unsupported"
+      ? `Unsupported message${inner ? `: ${inner.replace(/_/g, " ")}` : ""}. WhatsApp did not deliver its content.`
+      : `A "${m.message_type}" message, which the console cannot show.`;
+    return el("div", "unsupported", text);
+  }
+
   function renderBody(m) {
-    if (m.revoked_at) return el("div", "body", null, el("em", "revoked", "This message was deleted."));
+    if (m.revoked_at) return el("div", "body", null, el("em", "revoked", "This message was deleted"));
+    const c = content(m);
+    const forwarded = c.frequently_forwarded ? "Forwarded many times" : c.forwarded ? "Forwarded" : "";
     return el("div", "body", null,
+      forwarded && el("div", "forwarded", `↪ ${forwarded}`),
+      c.referral && renderReferral(c.referral),
       MEDIA_TYPES.has(m.message_type) && renderMedia(m),
       m.message_type === "location" && renderLocation(m),
-      !PLAIN_TYPES.has(m.message_type) && el("span", "kind", m.message_type),
+      c.contacts && renderContacts(c.contacts),
+      c.order && renderOrder(c.order),
+      !KNOWN_TYPES.has(m.message_type) && renderUnsupported(m),
       m.text_body && el("div", "text", m.text_body),
+      c.description && el("div", "description", c.description),
+      c.flow && renderFlow(c.flow),
       m.caption && m.caption !== m.text_body && el("div", "text caption", m.caption));
   }
 
@@ -274,7 +369,7 @@
   function renderMessage(thread, m) {
     const reactions = [...(thread.reactions.get(m.message_id) || new Map()).values()].map((r) => r.emoji);
     const node = el("article", `message ${m.direction}`, null,
-      m.reply_to && renderQuote(thread, m.reply_to),
+      m.reply_to && renderQuote(thread, m),
       renderBody(m),
       reactions.some(Boolean) && el("div", "reactions", reactions.filter(Boolean).join(" ")),
       el("div", "meta", null, el("time", "", formatWhen(m.timestamp, true)),
@@ -325,6 +420,7 @@
     const thread = state.thread;
     if (!thread || thread.id !== m.conversation_id) return;
     if (m.message_type === "reaction") return applyReaction(thread, m);
+    if (CHANGE_TYPES.has(m.message_type)) return;
     const old = thread.byId.get(m.id);
     const merged = keepStatus(old, m);
     if (old) {

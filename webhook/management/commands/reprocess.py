@@ -13,6 +13,7 @@ from django.db import DatabaseError
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
+from store.actions.message_content import fill_message_content
 from store.actions.record import record_batch, record_webhook_error
 from store.models import WebhookEvent
 from webhook.ingest import batch_from_payload
@@ -101,9 +102,10 @@ def reprocess_event(event_id: int, tally: Tally) -> None:
         return
     try:
         # Meta's own timestamps win; the time the body arrived stands in for a missing one.
-        logged = record_batch(
-            batch_from_payload(payload, received_at=event.received_at), webhook_event_ids=[event.pk]
-        )
+        batch = batch_from_payload(payload, received_at=event.received_at)
+        logged = record_batch(batch, webhook_event_ids=[event.pk])
+        # Messages recorded before the hub kept their content get it now.
+        logged += fill_message_content(batch.messages)
     except DatabaseError:
         logger.warning("webhook %s not reprocessed: database error", event.pk, exc_info=True)
         tally.database_errors += 1
