@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import DatabaseError, DataError, close_old_connections, transaction
+from django.db import DatabaseError, DataError, IntegrityError, close_old_connections, transaction
 
 from store.actions.autoreply_rules import CallAttempt, record_call_attempts
 from store.actions.record import record_batch
+from store.columns import storable_text
 from store.models import WebhookEvent
 from store.records import IngestBatch
 from webhook.calls import call_attempts_from_payload
@@ -46,8 +47,11 @@ def error(status: int, code: str, detail: str) -> Answer:
 # Meta retries anything but a 200 for days, so answering 503 loses nothing.
 DATABASE_UNAVAILABLE = error(503, "database_unavailable", "The database is unreachable; retry later.")
 INVALID_SIGNATURE = error(403, "invalid_signature", "X-Hub-Signature-256 is missing or wrong.")
-UNSTORABLE = error(400, "unstorable_payload", "The database refused a value of this webhook.")
-INGEST_FAILED = error(500, "ingest_failed", "The webhook is stored but could not be recorded; retry later.")
+# A verified body the hub cannot record as it is: Meta would redeliver it unchanged for days, so it is
+# kept raw, marked failed for `manage.py reprocess --failed`, and acknowledged.
+KEPT_FOR_REPROCESS = Answer(
+    200, {"status": "kept", "detail": "Stored raw; it could not be recorded and is kept for reprocessing."}
+)
 
 Delivery = tuple[bytes, str | None]  # (raw body, X-Hub-Signature-256)
 
@@ -78,27 +82,31 @@ def receive_updates(deliveries: Sequence[Delivery]) -> list[Answer]:
     return answers
 
 
-def _ingest(bodies: list[bytes]) -> list[Answer]:
+def _ingest(bodies: list[bytes], *, retry: bool = True) -> list[Answer]:
     if not bodies:
         return []
     try:
         answers, calls = _ingest_in_one_transaction(bodies)
-    except DataError as refused:
+    except (DataError, IntegrityError) as refused:
+        # A value or a constraint the database refuses: the body's fault, not the database's.
         if len(bodies) > 1:
-            # One body holds a value the database refuses: find it, and let the others through.
+            # Find the body that holds it, and let the others through.
             return [answer for body in bodies for answer in _ingest([body])]
-        # It will be refused on every redelivery: keep the raw body, say why.
+        if retry and isinstance(refused, IntegrityError):
+            # A concurrent writer may have inserted the same row first: the second try sees it.
+            return _ingest(bodies, retry=False)
         logger.error("webhook not storable: %s", type(refused).__name__)
-        return [_store_refused(bodies[0], f"not storable: {refused}", UNSTORABLE)]
+        return [_store_refused(bodies[0], f"not storable: {refused}")]
     except DatabaseError:
         logger.warning("webhooks not stored: database unavailable", exc_info=True)
         return [DATABASE_UNAVAILABLE] * len(bodies)
     except Exception as failure:
         if len(bodies) > 1:
             return [answer for body in bodies for answer in _ingest([body])]
-        # A bug, not the body's fault: keep the raw body for `reprocess`; Meta retries on the 500.
+        # A bug, not the body's fault, and it would recur on every redelivery: keep the raw body for
+        # `reprocess --failed` once fixed, and answer 200 so that Meta stops redelivering it.
         logger.exception("webhook not recorded")
-        return [_store_refused(bodies[0], f"ingest failed: {type(failure).__name__}", INGEST_FAILED)]
+        return [_store_refused(bodies[0], f"ingest failed: {type(failure).__name__}")]
     for index, attempts in calls:
         if not _record_calls(attempts):
             # Redelivery records them (everything else it carries is already stored, once).
@@ -128,7 +136,9 @@ def _ingest_in_one_transaction(
             except (ValueError, RecursionError, PayloadError) as problem:
                 # RecursionError: json.loads gives up on deeply nested input (about 1,000 levels).
                 reason = f"not a WhatsApp webhook body: {problem}"
-                WebhookEvent.objects.filter(pk=event.pk).update(error=reason[:2000], processed_at=None)
+                WebhookEvent.objects.filter(pk=event.pk).update(
+                    error=storable_text(reason)[:2000], processed_at=None
+                )
                 answers.append(error(400, "invalid_payload", reason))
                 continue
             merged.extend(batch_from_payload(payload))
@@ -149,11 +159,11 @@ def _record_calls(calls: list[CallAttempt]) -> bool:
     return True
 
 
-def _store_refused(body: bytes, reason: str, answer: Answer) -> Answer:
+def _store_refused(body: bytes, reason: str) -> Answer:
     """Keep a body whose ingest failed, with the reason (`reprocess --failed` finds it)."""
     try:
-        WebhookEvent.objects.create(body=body, error=reason[:2000])
+        WebhookEvent.objects.create(body=body, error=storable_text(reason)[:2000])
     except DatabaseError:
         logger.warning("webhook not stored: database unavailable", exc_info=True)
         return DATABASE_UNAVAILABLE
-    return answer
+    return KEPT_FOR_REPROCESS

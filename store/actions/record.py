@@ -15,7 +15,8 @@ from store import jobs
 from store.actions.autoreply_rules import enqueue_autoreplies
 from store.actions.conversations import CustomerKey, lock_conversations, make_key
 from store.actions.message_rows import apply_status, count_message, message_from_record, status_row
-from store.columns import clip_to_columns, column_length, without_nul
+from store.actions.normalise import normalised
+from store.columns import clip_to_columns, fit
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
 from store.metrics import DUPLICATES_DROPPED
@@ -59,6 +60,7 @@ def record_batch(batch: IngestBatch, webhook_event_ids: Sequence[int] = ()) -> l
 
     `webhook_event_ids` are the stored raw bodies the batch came from, marked processed with it.
     """
+    batch = normalised(batch)
     # Inside a caller's transaction (group commit) a savepoint would only cost two more round trips.
     with transaction.atomic(savepoint=False):
         _record_businesses(batch)
@@ -147,6 +149,7 @@ class _BatchRecorder:
         self.conversations = conversations
         self.changed: dict[int, WhatsAppConversation] = {}
         self.announced: set[int] = set()
+        self.claimed: set[tuple[str, str, str]] = set()
         # (type, conversation snapshot, message) in the order the changes happened.
         self.pending: list[tuple[str, WhatsAppConversation, WhatsAppMessage | None]] = []
 
@@ -158,7 +161,7 @@ class _BatchRecorder:
             "user_id": customer.user_id,
         }
         for field, value in fields.items():
-            value = str(without_nul(value))[: column_length(WhatsAppConversation, field)] if value else value
+            value = fit(WhatsAppConversation, field, str(value)) if value else value
             if value and getattr(conversation, field) != value and self._may_fill(conversation, field, value):
                 setattr(conversation, field, value)
                 self.changed[conversation.pk] = conversation
@@ -166,13 +169,17 @@ class _BatchRecorder:
     def _may_fill(self, conversation: WhatsAppConversation, field: str, value: str) -> bool:
         if field not in ("phone_number", "user_id"):
             return True
-        # An identity is only added, never swapped, and only if no other conversation holds it.
-        return (
-            not getattr(conversation, field)
-            and not WhatsAppConversation.objects.filter(
-                business_phone_number_id=conversation.business_phone_number_id, **{field: value}
-            ).exists()
-        )
+        # An identity is only added, never swapped, and only if no other conversation holds it: in the
+        # database, or given to another conversation earlier in this batch (saved only at the end).
+        claim = (conversation.business_phone_number_id, field, value)
+        if getattr(conversation, field) or claim in self.claimed:
+            return False
+        taken = WhatsAppConversation.objects.filter(
+            business_phone_number_id=conversation.business_phone_number_id, **{field: value}
+        ).exists()
+        if not taken:
+            self.claimed.add(claim)
+        return not taken
 
     def record_messages(self, records: list[MessageRecord], keys: list[CustomerKey]) -> None:
         wamids = [r.wamid for r in records]
