@@ -1,7 +1,7 @@
 """Webhook POSTs from verified bytes to answers: store raw, parse, ingest (synchronous, one thread).
 
-Both the Django view and the ASGI fast path (webhook/endpoint.py) call in here, so the two answer
-alike. The fast path hands over every POST that arrived while the previous transaction ran, and they
+The ASGI endpoint (webhook/endpoint.py) verifies each signature, then group commit (group_commit.py)
+hands over every POST that arrived while the previous transaction ran, and they
 are written in one transaction (group commit): a transaction's fixed cost (statements, locks, the
 commit's flush) is shared, and each POST still gets its own answer only once its rows are committed.
 """
@@ -38,6 +38,8 @@ MAX_GROUP = 32
 class Answer:
     status: int
     body: dict[str, str] = field(default_factory=lambda: dict(OK))
+    # Seconds, sent as `Retry-After` (a 503 that asks Meta to come back later).
+    retry_after: int | None = None
 
 
 def error(status: int, code: str, detail: str) -> Answer:
@@ -46,6 +48,11 @@ def error(status: int, code: str, detail: str) -> Answer:
 
 # Meta retries anything but a 200 for days, so answering 503 loses nothing.
 DATABASE_UNAVAILABLE = error(503, "database_unavailable", "The database is unreachable; retry later.")
+QUEUE_FULL = Answer(
+    503,
+    {"error": "busy", "detail": "Too many webhooks are waiting to be written; retry later."},
+    retry_after=5,
+)
 INVALID_SIGNATURE = error(403, "invalid_signature", "X-Hub-Signature-256 is missing or wrong.")
 # A verified body the hub cannot record as it is: Meta would redeliver it unchanged for days, so it is
 # kept raw, marked failed for `manage.py reprocess --failed`, and acknowledged.
@@ -56,15 +63,10 @@ KEPT_FOR_REPROCESS = Answer(
 Delivery = tuple[bytes, str | None]  # (raw body, X-Hub-Signature-256)
 
 
-def receive_update(body: bytes, signature: str | None) -> Answer:
-    """Verify, store the raw body, parse and ingest one POST; the answer Meta gets."""
-    return receive_updates([(body, signature)])[0]
-
-
-def receive_updates_outside_request(deliveries: Sequence[Delivery]) -> list[Answer]:
-    """`receive_updates` for a caller outside Django's request cycle: hands the connection back after."""
+def receive_verified_outside_request(bodies: Sequence[bytes]) -> list[Answer]:
+    """`receive_verified` for a caller outside Django's request cycle: hands the connection back after."""
     try:
-        return receive_updates(deliveries)
+        return receive_verified(bodies)
     finally:
         close_old_connections()
 
@@ -72,14 +74,19 @@ def receive_updates_outside_request(deliveries: Sequence[Delivery]) -> list[Answ
 def receive_updates(deliveries: Sequence[Delivery]) -> list[Answer]:
     """One answer per POST, in order; the verified ones are ingested together."""
     answers: list[Answer] = [INVALID_SIGNATURE] * len(deliveries)
-    verified = [
-        index
-        for index, (body, signature) in enumerate(deliveries)
-        if verify_signature(settings.WHATSAPP_APP_SECRET, body, signature)
-    ]
-    for index, answer in zip(verified, _ingest([deliveries[i][0] for i in verified]), strict=True):
+    verified = [index for index, (body, signature) in enumerate(deliveries) if is_signed(body, signature)]
+    for index, answer in zip(verified, receive_verified([deliveries[i][0] for i in verified]), strict=True):
         answers[index] = answer
     return answers
+
+
+def is_signed(body: bytes, signature: str | None) -> bool:
+    return verify_signature(settings.WHATSAPP_APP_SECRET, body, signature)
+
+
+def receive_verified(bodies: Sequence[bytes]) -> list[Answer]:
+    """Store raw, parse and ingest bodies whose signatures are already verified, in one transaction."""
+    return _ingest(list(bodies))
 
 
 def _ingest(bodies: list[bytes], *, retry: bool = True) -> list[Answer]:
