@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -142,6 +143,16 @@ def test_post_with_database_down_is_503() -> None:
     body = dumps_like_meta(fixture_json("text.json"))
     dead_database = f"postgres://postgres@127.0.0.1:{free_port()}/nothing"
     with running_hub(DATABASE_URL=dead_database) as base:
+        started = time.monotonic()
         response = httpx.post(base + URL, content=body, headers=signed_headers(body), timeout=30)
+        webhook_seconds = time.monotonic() - started
+        again = httpx.post(base + URL, content=body, headers=signed_headers(body), timeout=30)
+        rest = httpx.get(
+            base + "/api/whatsapp/messages/", headers={"Authorization": "Bearer wah_" + "x" * 43}, timeout=30
+        )
     assert response.status_code == 503
     assert response.json()["error"] == "database_unavailable"
+    # Not the pool's 10 s wait for a connection it cannot make: Meta's retry comes sooner.
+    assert webhook_seconds < 2.0
+    assert again.status_code == 503
+    assert (rest.status_code, rest.json()["error"]) == (503, "database_unavailable")

@@ -19,6 +19,7 @@ from django.db import DatabaseError, DataError, IntegrityError, close_old_connec
 
 from store.actions.autoreply_rules import CallAttempt, record_call_attempts
 from store.actions.record import record_batch
+from store.availability import database
 from store.columns import storable_text
 from store.models import WebhookEvent
 from store.records import IngestBatch
@@ -86,6 +87,9 @@ def is_signed(body: bytes, signature: str | None) -> bool:
 
 def receive_verified(bodies: Sequence[bytes]) -> list[Answer]:
     """Store raw, parse and ingest bodies whose signatures are already verified, in one transaction."""
+    if not database.reachable():
+        # Meta retries: better now than after the pool's whole wait for a connection.
+        return [DATABASE_UNAVAILABLE] * len(bodies)
     return _ingest(list(bodies))
 
 
@@ -106,6 +110,7 @@ def _ingest(bodies: list[bytes], *, retry: bool = True) -> list[Answer]:
         return [_store_refused(bodies[0], f"not storable: {refused}")]
     except DatabaseError:
         logger.warning("webhooks not stored: database unavailable", exc_info=True)
+        database.report_outage()
         return [DATABASE_UNAVAILABLE] * len(bodies)
     except Exception as failure:
         if len(bodies) > 1:
