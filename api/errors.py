@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.urls import Resolver404, resolve
 from ninja import NinjaAPI
@@ -73,6 +73,9 @@ def to_response(request: HttpRequest, exc: object) -> HttpResponse:
         return error_response(413, "payload_too_large", "The request body is too large.")
     if isinstance(exc, SuspiciousOperation):
         return error_response(400, "invalid_request", "The request was refused as suspicious.")
+    if isinstance(exc, OverflowError | DataError):
+        # A number or date past what a column holds (an id of 23 digits, a time past year 9999).
+        return error_response(400, "invalid_request", "A value in the request is out of range.")
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
         database.report_outage()
