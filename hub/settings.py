@@ -56,6 +56,8 @@ HUB_AUTOREPLY_CALL = env_optional("HUB_AUTOREPLY_CALL")
 HUB_BUSINESS_HOURS = env_optional("HUB_BUSINESS_HOURS")
 HUB_BUSINESS_TIMEZONE = env_str("HUB_BUSINESS_TIMEZONE", "UTC")
 HUB_EVENT_RETENTION_DAYS = env_int("HUB_EVENT_RETENTION_DAYS", 7)
+# Raw webhook bodies recorded longer ago than this go with `manage.py prune_webhooks`.
+HUB_WEBHOOK_RETENTION_DAYS = env_int("HUB_WEBHOOK_RETENTION_DAYS", 30)
 
 INSTALLED_APPS = [
     "daphne",

@@ -8,6 +8,7 @@ commit's flush) is shared, and each POST still gets its own answer only once its
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -140,7 +141,7 @@ def _ingest_in_one_transaction(
     with transaction.atomic():
         now = datetime.now(UTC)
         events = WebhookEvent.objects.bulk_create(
-            [WebhookEvent(body=body, processed_at=now) for body in bodies]
+            [WebhookEvent(body=body, body_sha256=body_digest(body), processed_at=now) for body in bodies]
         )
         for event, body in zip(events, bodies, strict=True):
             try:
@@ -161,6 +162,10 @@ def _ingest_in_one_transaction(
     return answers, calls
 
 
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
 def _record_calls(calls: list[CallAttempt]) -> bool:
     # Its own transaction: it may lock conversations, which must never follow the sequence lock.
     try:
@@ -174,7 +179,9 @@ def _record_calls(calls: list[CallAttempt]) -> bool:
 def _store_refused(body: bytes, reason: str) -> Answer:
     """Keep a body whose ingest failed, with the reason (`reprocess --failed` finds it)."""
     try:
-        WebhookEvent.objects.create(body=body, error=storable_text(reason)[:2000])
+        WebhookEvent.objects.create(
+            body=body, body_sha256=body_digest(body), error=storable_text(reason)[:2000]
+        )
     except DatabaseError:
         logger.warning("webhook not stored: database unavailable", exc_info=True)
         return DATABASE_UNAVAILABLE
