@@ -9,11 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.urls import Resolver404, resolve
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from store.availability import database
 from store.errors import HubError
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,15 @@ def to_response(request: HttpRequest, exc: object) -> HttpResponse:
         return error_response(413, "payload_too_large", "The request body is too large.")
     if isinstance(exc, SuspiciousOperation):
         return error_response(400, "invalid_request", "The request was refused as suspicious.")
+    if isinstance(exc, OverflowError | DataError):
+        # A number or date past what a column holds (an id of 23 digits, a time past year 9999).
+        return error_response(400, "invalid_request", "A value in the request is out of range.")
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable in %s %s: %s", request.method, request.path, exc)
+        database.report_outage()
+        return error_response(
+            503, "database_unavailable", "The database is unreachable; retry later.", {"Retry-After": "5"}
+        )
     cause = exc if isinstance(exc, BaseException) else None
     logger.error("unhandled error in %s %s", request.method, request.path, exc_info=cause)
     return error_response(500, "internal_error", "The hub failed to answer; the error is logged.")

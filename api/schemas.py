@@ -13,7 +13,7 @@ from ninja import Field, Schema
 from pydantic import ConfigDict, field_validator
 
 from store.events import ConversationJSON, MessageJSON, StatusJSON
-from store.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from store.queries import DEFAULT_PAGE_SIZE, MAX_ID, MAX_PAGE_SIZE
 
 LIMIT_DESCRIPTION = f"Page size, default {DEFAULT_PAGE_SIZE}; larger values are capped at {MAX_PAGE_SIZE}."
 CURSOR_DESCRIPTION = "Where to continue: copy it from `next`."
@@ -30,6 +30,12 @@ class _AwareTimes(Schema):
     def _utc_if_naive(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
+        if value is not None:
+            # In UTC, as the database compares it; "9999-12-31T23:00-05:00" is past the last year.
+            try:
+                return value.astimezone(UTC)
+            except OverflowError as error:
+                raise ValueError("out of range") from error
         return value
 
 
@@ -38,7 +44,7 @@ class MessageQuery(_AwareTimes):
         None, description="The conversation's customer, wa_id or BSUID; both directions."
     )
     business: str | None = Field(None, description="Business phone_number_id.")
-    conversation: int | None = Field(None, description="Conversation id.")
+    conversation: int | None = Field(None, ge=1, le=MAX_ID, description="Conversation id.")
     type: str | None = Field(None, description="message_type, Meta's `type` (text, image, interactive, ...).")
     direction: Literal["inbound", "outbound"] | None = None
     status: str | None = None

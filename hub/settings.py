@@ -36,6 +36,10 @@ WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v24.0")
 
 # Meta batches up to 3 MB per POST; anything over this is refused with 413 before it is read.
 WEBHOOK_MAX_BODY_BYTES = env_int("HUB_WEBHOOK_MAX_BODY_BYTES", 4 * 1024 * 1024)
+# Verified webhook POSTs one process holds waiting for their transaction; past either bound it answers
+# 503 with Retry-After (Meta redelivers).
+HUB_WEBHOOK_QUEUE_MAX = env_int("HUB_WEBHOOK_QUEUE_MAX", 512)
+HUB_WEBHOOK_QUEUE_MAX_BYTES = env_int("HUB_WEBHOOK_QUEUE_MAX_BYTES", 64 * 1024 * 1024)
 # Other requests (REST) keep a modest limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
@@ -54,6 +58,8 @@ HUB_AUTOREPLY_CALL = env_optional("HUB_AUTOREPLY_CALL")
 HUB_BUSINESS_HOURS = env_optional("HUB_BUSINESS_HOURS")
 HUB_BUSINESS_TIMEZONE = env_str("HUB_BUSINESS_TIMEZONE", "UTC")
 HUB_EVENT_RETENTION_DAYS = env_int("HUB_EVENT_RETENTION_DAYS", 7)
+# Raw webhook bodies recorded longer ago than this go with `manage.py prune_webhooks`.
+HUB_WEBHOOK_RETENTION_DAYS = env_int("HUB_WEBHOOK_RETENTION_DAYS", 30)
 
 INSTALLED_APPS = [
     "daphne",

@@ -256,6 +256,8 @@ class WebhookEvent(models.Model):
     """A verified webhook body exactly as received, stored before parsing (audit and reprocessing)."""
 
     body = models.BinaryField()
+    # Finds the copies a redelivery leaves ("" on rows stored before it was kept): prune_webhooks keeps one.
+    body_sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")

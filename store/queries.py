@@ -60,6 +60,10 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+# The largest id a row can have (a 64-bit primary key).
+MAX_ID = 2**63 - 1
+
+
 def invalid_cursor() -> InvalidRequest:
     return InvalidRequest("The cursor is not one this API handed out.", code="invalid_cursor")
 
@@ -77,10 +81,13 @@ def decode_cursor(kind: CursorKind, cursor: str) -> tuple[datetime | None, int]:
         text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
         found_kind, position_text, pk_text = text.split("|")
         position = datetime.fromisoformat(position_text) if position_text else None
+        if position is not None and position.tzinfo is not None:
+            # An offset can push a time past year 9999 in UTC: that cursor was never handed out.
+            position = position.astimezone(UTC)
         pk = int(pk_text)
-    except (ValueError, UnicodeError, binascii.Error) as error:
+    except (ValueError, OverflowError, UnicodeError, binascii.Error) as error:
         raise invalid_cursor() from error
-    if found_kind != kind or pk < 1 or (position is not None and position.tzinfo is None):
+    if found_kind != kind or not 1 <= pk <= MAX_ID or (position is not None and position.tzinfo is None):
         raise invalid_cursor()
     return position, pk
 

@@ -35,6 +35,14 @@ class MessageChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityChange:
+    """The customer now has another phone number (`phone_number`) or BSUID (`user_id`)."""
+
+    field: Literal["phone_number", "user_id"]
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MessageRecord:
     wamid: str
     direction: Literal["inbound", "outbound"]
@@ -62,6 +70,7 @@ class MessageRecord:
     change: MessageChange | None = None
     # `store.events.MessageContentJSON`: what the columns cannot hold.
     content: Mapping[str, Any] = field(default_factory=dict)
+    new_identity: IdentityChange | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

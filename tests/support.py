@@ -12,9 +12,10 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import httpx
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 
@@ -38,6 +39,50 @@ def fixture_json(name: str) -> dict[str, Any]:
 
 def signed_headers(body: bytes, secret: str = TEST_APP_SECRET) -> dict[str, str]:
     return {"X-Hub-Signature-256": compute_signature(secret, body), "Content-Type": "application/json"}
+
+
+WEBHOOK_URL = "/api/whatsapp/webhook/"
+
+
+def hub_asgi_transport() -> httpx.ASGITransport:
+    """httpx's ASGI transport into the hub's HTTP app (hub/asgi.py), as a server would call it."""
+    from hub.asgi import http_application
+
+    return httpx.ASGITransport(app=cast("Any", http_application))
+
+
+class HubTransport(httpx.BaseTransport):
+    """A synchronous httpx transport into the hub's ASGI HTTP app: webhook POSTs take the one path
+    production takes (size guard, ASGI endpoint, signature, group commit).
+
+    `in_caller_thread` writes on the calling thread, in its connection and transaction (a test's
+    `django_db` transaction sees the rows, and they roll back with it).
+    """
+
+    def __init__(self, *, in_caller_thread: bool = True) -> None:
+        self.in_caller_thread = in_caller_thread
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return async_to_sync(self._handle)(request)
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        from webhook.group_commit import GroupCommit, use_group_commit
+
+        use_group_commit(GroupCommit(in_caller_thread=self.in_caller_thread))
+        forwarded = httpx.Request(
+            request.method, request.url, headers=request.headers, content=request.read()
+        )
+        response = await hub_asgi_transport().handle_async_request(forwarded)
+        content = b"".join([chunk async for chunk in response.aiter_raw()])
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+
+def post_webhook(body: bytes, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    """POST `body` to the webhook through the hub's one POST path, signed unless `headers` say otherwise."""
+    with httpx.Client(transport=HubTransport(), base_url="http://testserver") as client:
+        return client.post(
+            WEBHOOK_URL, content=body, headers=signed_headers(body) if headers is None else headers
+        )
 
 
 def dumps_like_meta(payload: Mapping[str, Any]) -> bytes:

@@ -8,7 +8,7 @@ from django.test import Client
 
 from store.auth import issue_token
 from store.metrics import DUPLICATES_DROPPED
-from tests.support import dumps_like_meta, fixture_json, signed_headers
+from tests.support import dumps_like_meta, fixture_json, post_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +32,7 @@ def test_metrics_count_webhooks_duplicates_and_queue(client: Client) -> None:
     before = DUPLICATES_DROPPED.labels(kind="message")._value.get()
     body = dumps_like_meta(fixture_json("image.json"))
     for _ in range(2):
-        client.post(
-            "/api/whatsapp/webhook/", data=body, content_type="application/json", headers=signed_headers(body)
-        )
+        assert post_webhook(body).status_code == 200
     response = client.get("/api/metrics/", headers=auth)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")

@@ -3,8 +3,9 @@
 Meta's POSTs are the hub's hottest path, and under ASGI every synchronous Django middleware costs a
 thread hop each way (sessions, auth, CSRF, messages... none of which a signed webhook needs): about
 thirty hops per request. Here a POST costs one. The signature is the authentication; the body-size
-guard (hub/limits.py) still runs first; the answer is the one the Django view gives (webhook/receive.py),
-written together with the POSTs that arrived meanwhile (webhook/group_commit.py).
+guard (hub/limits.py) still runs first; the signature is checked before the body joins the bounded
+queue of POSTs written together (webhook/group_commit.py, webhook/receive.py). This is the one POST
+path: the Django view (webhook/views.py) keeps only the GET handshake.
 """
 
 from __future__ import annotations
@@ -38,18 +39,15 @@ async def webhook_endpoint(scope: Any, receive: Any, send: Any) -> None:
     answer = await group_commit().receive(b"".join(chunks), signature)
     body = json.dumps(answer.body).encode()
     request_id = uuid.uuid4().hex.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": answer.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id),
-                (b"x-content-type-options", b"nosniff"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if answer.retry_after is not None:
+        headers.append((b"retry-after", str(answer.retry_after).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
     WEBHOOK_SECONDS.labels(status=str(answer.status)).observe(time.perf_counter() - started)
 

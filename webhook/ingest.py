@@ -8,12 +8,14 @@ from typing import Any
 from store.records import (
     BusinessRecord,
     CustomerRecord,
+    IdentityChange,
     IngestBatch,
     MessageChange,
     MessageRecord,
     StatusRecord,
 )
 from webhook.content import message_content
+from webhook.message_types import SystemKind
 from webhook.messages import Message, MessageType
 from webhook.payload import Contact, MessagesChange, WebhookPayload
 from webhook.statuses import Status
@@ -119,6 +121,7 @@ def _message_record(
         error_title=error.title if error else "",
         change=_change(message),
         content=message_content(message),
+        new_identity=_new_identity(message) if inbound else None,
         raw=message.raw,
         **message_columns(message),
     )
@@ -147,6 +150,21 @@ def _change(message: Message) -> MessageChange | None:
         )
     if message.type == MessageType.REVOKE and message.revoke and message.revoke.original_message_id:
         return MessageChange(kind="revoke", target_wamid=message.revoke.original_message_id)
+    return None
+
+
+NUMBER_CHANGES = (SystemKind.USER_CHANGED_NUMBER, SystemKind.CUSTOMER_CHANGED_NUMBER)
+
+
+def _new_identity(message: Message) -> IdentityChange | None:
+    """The identity a `system` message moves the customer to: a new number, or a new BSUID."""
+    system = message.system
+    if system is None:
+        return None
+    if system.kind in NUMBER_CHANGES and system.wa_id and system.wa_id != message.from_number:
+        return IdentityChange(field="phone_number", value=system.wa_id)
+    if system.kind == SystemKind.USER_CHANGED_USER_ID and system.user_id:
+        return IdentityChange(field="user_id", value=system.user_id)
     return None
 
 

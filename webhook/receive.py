@@ -1,13 +1,14 @@
 """Webhook POSTs from verified bytes to answers: store raw, parse, ingest (synchronous, one thread).
 
-Both the Django view and the ASGI fast path (webhook/endpoint.py) call in here, so the two answer
-alike. The fast path hands over every POST that arrived while the previous transaction ran, and they
+The ASGI endpoint (webhook/endpoint.py) verifies each signature, then group commit (group_commit.py)
+hands over every POST that arrived while the previous transaction ran, and they
 are written in one transaction (group commit): a transaction's fixed cost (statements, locks, the
 commit's flush) is shared, and each POST still gets its own answer only once its rows are committed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -15,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import DatabaseError, DataError, close_old_connections, transaction
+from django.db import DatabaseError, DataError, IntegrityError, close_old_connections, transaction
 
 from store.actions.autoreply_rules import CallAttempt, record_call_attempts
 from store.actions.record import record_batch
+from store.availability import database
+from store.columns import storable_text
 from store.models import WebhookEvent
 from store.records import IngestBatch
 from webhook.calls import call_attempts_from_payload
@@ -37,6 +40,8 @@ MAX_GROUP = 32
 class Answer:
     status: int
     body: dict[str, str] = field(default_factory=lambda: dict(OK))
+    # Seconds, sent as `Retry-After` (a 503 that asks Meta to come back later).
+    retry_after: int | None = None
 
 
 def error(status: int, code: str, detail: str) -> Answer:
@@ -45,22 +50,25 @@ def error(status: int, code: str, detail: str) -> Answer:
 
 # Meta retries anything but a 200 for days, so answering 503 loses nothing.
 DATABASE_UNAVAILABLE = error(503, "database_unavailable", "The database is unreachable; retry later.")
+QUEUE_FULL = Answer(
+    503,
+    {"error": "busy", "detail": "Too many webhooks are waiting to be written; retry later."},
+    retry_after=5,
+)
 INVALID_SIGNATURE = error(403, "invalid_signature", "X-Hub-Signature-256 is missing or wrong.")
-UNSTORABLE = error(400, "unstorable_payload", "The database refused a value of this webhook.")
-INGEST_FAILED = error(500, "ingest_failed", "The webhook is stored but could not be recorded; retry later.")
+# A verified body the hub cannot record as it is: Meta would redeliver it unchanged for days, so it is
+# kept raw, marked failed for `manage.py reprocess --failed`, and acknowledged.
+KEPT_FOR_REPROCESS = Answer(
+    200, {"status": "kept", "detail": "Stored raw; it could not be recorded and is kept for reprocessing."}
+)
 
 Delivery = tuple[bytes, str | None]  # (raw body, X-Hub-Signature-256)
 
 
-def receive_update(body: bytes, signature: str | None) -> Answer:
-    """Verify, store the raw body, parse and ingest one POST; the answer Meta gets."""
-    return receive_updates([(body, signature)])[0]
-
-
-def receive_updates_outside_request(deliveries: Sequence[Delivery]) -> list[Answer]:
-    """`receive_updates` for a caller outside Django's request cycle: hands the connection back after."""
+def receive_verified_outside_request(bodies: Sequence[bytes]) -> list[Answer]:
+    """`receive_verified` for a caller outside Django's request cycle: hands the connection back after."""
     try:
-        return receive_updates(deliveries)
+        return receive_verified(bodies)
     finally:
         close_old_connections()
 
@@ -68,37 +76,50 @@ def receive_updates_outside_request(deliveries: Sequence[Delivery]) -> list[Answ
 def receive_updates(deliveries: Sequence[Delivery]) -> list[Answer]:
     """One answer per POST, in order; the verified ones are ingested together."""
     answers: list[Answer] = [INVALID_SIGNATURE] * len(deliveries)
-    verified = [
-        index
-        for index, (body, signature) in enumerate(deliveries)
-        if verify_signature(settings.WHATSAPP_APP_SECRET, body, signature)
-    ]
-    for index, answer in zip(verified, _ingest([deliveries[i][0] for i in verified]), strict=True):
+    verified = [index for index, (body, signature) in enumerate(deliveries) if is_signed(body, signature)]
+    for index, answer in zip(verified, receive_verified([deliveries[i][0] for i in verified]), strict=True):
         answers[index] = answer
     return answers
 
 
-def _ingest(bodies: list[bytes]) -> list[Answer]:
+def is_signed(body: bytes, signature: str | None) -> bool:
+    return verify_signature(settings.WHATSAPP_APP_SECRET, body, signature)
+
+
+def receive_verified(bodies: Sequence[bytes]) -> list[Answer]:
+    """Store raw, parse and ingest bodies whose signatures are already verified, in one transaction."""
+    if not database.reachable():
+        # Meta retries: better now than after the pool's whole wait for a connection.
+        return [DATABASE_UNAVAILABLE] * len(bodies)
+    return _ingest(list(bodies))
+
+
+def _ingest(bodies: list[bytes], *, retry: bool = True) -> list[Answer]:
     if not bodies:
         return []
     try:
         answers, calls = _ingest_in_one_transaction(bodies)
-    except DataError as refused:
+    except (DataError, IntegrityError) as refused:
+        # A value or a constraint the database refuses: the body's fault, not the database's.
         if len(bodies) > 1:
-            # One body holds a value the database refuses: find it, and let the others through.
+            # Find the body that holds it, and let the others through.
             return [answer for body in bodies for answer in _ingest([body])]
-        # It will be refused on every redelivery: keep the raw body, say why.
+        if retry and isinstance(refused, IntegrityError):
+            # A concurrent writer may have inserted the same row first: the second try sees it.
+            return _ingest(bodies, retry=False)
         logger.error("webhook not storable: %s", type(refused).__name__)
-        return [_store_refused(bodies[0], f"not storable: {refused}", UNSTORABLE)]
+        return [_store_refused(bodies[0], f"not storable: {refused}")]
     except DatabaseError:
         logger.warning("webhooks not stored: database unavailable", exc_info=True)
+        database.report_outage()
         return [DATABASE_UNAVAILABLE] * len(bodies)
     except Exception as failure:
         if len(bodies) > 1:
             return [answer for body in bodies for answer in _ingest([body])]
-        # A bug, not the body's fault: keep the raw body for `reprocess`; Meta retries on the 500.
+        # A bug, not the body's fault, and it would recur on every redelivery: keep the raw body for
+        # `reprocess --failed` once fixed, and answer 200 so that Meta stops redelivering it.
         logger.exception("webhook not recorded")
-        return [_store_refused(bodies[0], f"ingest failed: {type(failure).__name__}", INGEST_FAILED)]
+        return [_store_refused(bodies[0], f"ingest failed: {type(failure).__name__}")]
     for index, attempts in calls:
         if not _record_calls(attempts):
             # Redelivery records them (everything else it carries is already stored, once).
@@ -120,7 +141,7 @@ def _ingest_in_one_transaction(
     with transaction.atomic():
         now = datetime.now(UTC)
         events = WebhookEvent.objects.bulk_create(
-            [WebhookEvent(body=body, processed_at=now) for body in bodies]
+            [WebhookEvent(body=body, body_sha256=body_digest(body), processed_at=now) for body in bodies]
         )
         for event, body in zip(events, bodies, strict=True):
             try:
@@ -128,7 +149,9 @@ def _ingest_in_one_transaction(
             except (ValueError, RecursionError, PayloadError) as problem:
                 # RecursionError: json.loads gives up on deeply nested input (about 1,000 levels).
                 reason = f"not a WhatsApp webhook body: {problem}"
-                WebhookEvent.objects.filter(pk=event.pk).update(error=reason[:2000], processed_at=None)
+                WebhookEvent.objects.filter(pk=event.pk).update(
+                    error=storable_text(reason)[:2000], processed_at=None
+                )
                 answers.append(error(400, "invalid_payload", reason))
                 continue
             merged.extend(batch_from_payload(payload))
@@ -137,6 +160,10 @@ def _ingest_in_one_transaction(
             answers.append(Answer(200))
         record_batch(merged)
     return answers, calls
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 def _record_calls(calls: list[CallAttempt]) -> bool:
@@ -149,11 +176,13 @@ def _record_calls(calls: list[CallAttempt]) -> bool:
     return True
 
 
-def _store_refused(body: bytes, reason: str, answer: Answer) -> Answer:
+def _store_refused(body: bytes, reason: str) -> Answer:
     """Keep a body whose ingest failed, with the reason (`reprocess --failed` finds it)."""
     try:
-        WebhookEvent.objects.create(body=body, error=reason[:2000])
+        WebhookEvent.objects.create(
+            body=body, body_sha256=body_digest(body), error=storable_text(reason)[:2000]
+        )
     except DatabaseError:
         logger.warning("webhook not stored: database unavailable", exc_info=True)
         return DATABASE_UNAVAILABLE
-    return answer
+    return KEPT_FOR_REPROCESS

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Q
 
-from store.columns import column_length, without_nul
+from store.columns import fit
 from store.models import WhatsAppConversation
 
+# Customer keys per locking statement on SQLite: two OR terms each, well under its depth limit of 1,000.
+LOCK_CHUNK = 200
 # (business phone number id, wa_id or None, BSUID or None)
 CustomerKey = tuple[str, str | None, str | None]
 
@@ -16,13 +19,11 @@ CustomerKey = tuple[str, str | None, str | None]
 def make_key(business: str, wa_id: str | None, user_id: str | None) -> CustomerKey:
     """A customer key cut to the column sizes, so lookups and inserts always agree."""
 
-    def fit(value: str, name: str) -> str:
-        return str(without_nul(value))[: column_length(WhatsAppConversation, name)]
-
+    model = WhatsAppConversation
     return (
-        fit(business, "business_phone_number_id"),
-        fit(wa_id, "phone_number") if wa_id else None,
-        fit(user_id, "user_id") if user_id else None,
+        fit(model, "business_phone_number_id", business),
+        fit(model, "phone_number", wa_id) if wa_id else None,
+        fit(model, "user_id", user_id) if user_id else None,
     )
 
 
@@ -58,10 +59,20 @@ def _match(key: CustomerKey, conversations: Iterable[WhatsAppConversation]) -> W
 
 
 def _lock(keys: Iterable[CustomerKey]) -> list[WhatsAppConversation]:
-    query = _key_filter(keys)
-    if not query:
-        return []
-    return list(WhatsAppConversation.objects.select_for_update().filter(query).order_by("pk"))
+    """Lock the conversations of `keys`, in primary-key order.
+
+    One OR term per identity: SQLite refuses an expression tree deeper than 1,000, so keys go in chunks
+    (on SQLite the writer already holds the database lock; on PostgreSQL one statement keeps pk order).
+    """
+    ordered = sorted(keys, key=_sort_key)
+    step = len(ordered) if connection.vendor == "postgresql" else LOCK_CHUNK
+    found: dict[int, WhatsAppConversation] = {}
+    for start in range(0, len(ordered), max(step, 1)):
+        query = _key_filter(ordered[start : start + step])
+        if query:
+            for conversation in WhatsAppConversation.objects.select_for_update().filter(query):
+                found[conversation.pk] = conversation
+    return [found[pk] for pk in sorted(found)]
 
 
 def lock_conversations(

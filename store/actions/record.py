@@ -15,11 +15,13 @@ from store import jobs
 from store.actions.autoreply_rules import enqueue_autoreplies
 from store.actions.conversations import CustomerKey, lock_conversations, make_key
 from store.actions.message_rows import apply_status, count_message, message_from_record, status_row
-from store.columns import clip_to_columns, column_length, without_nul
+from store.actions.normalise import normalised
+from store.columns import clip_to_columns, fit
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
 from store.metrics import DUPLICATES_DROPPED
 from store.models import (
+    Direction,
     HubEvent,
     MediaStatus,
     WebhookEvent,
@@ -28,7 +30,7 @@ from store.models import (
     WhatsAppMessage,
     WhatsAppMessageStatus,
 )
-from store.records import CustomerRecord, IngestBatch, MessageRecord, StatusRecord
+from store.records import CustomerRecord, IdentityChange, IngestBatch, MessageRecord, StatusRecord
 
 MEDIA_DOWNLOAD_JOB = "media.download"
 # What ingest may change on a conversation.
@@ -61,21 +63,29 @@ def record_batch(batch: IngestBatch, webhook_event_ids: Sequence[int] = ()) -> l
 
     `webhook_event_ids` are the stored raw bodies the batch came from, marked processed with it.
     """
+    batch = normalised(batch)
     # Inside a caller's transaction (group commit) a savepoint would only cost two more round trips.
     with transaction.atomic(savepoint=False):
         _record_businesses(batch)
         message_keys = [customer_key(m.business.phone_number_id, m.customer) for m in batch.messages]
         contact_keys = [customer_key(b.phone_number_id, c) for b, c in batch.customers]
         status_keys = [_status_key(s) for s in batch.statuses]
+        # A redelivered message needs no conversation created for it (and after a number change, its
+        # old number must not get a new, empty one).
+        stored = _stored_wamids([m.wamid for m in batch.messages])
         conversations = lock_conversations(
-            create=[k for k in message_keys if k[1] or k[2]],
+            create=[
+                k
+                for k, m in zip(message_keys, batch.messages, strict=True)
+                if (k[1] or k[2]) and m.wamid not in stored
+            ],
             existing_only=[k for k in contact_keys + status_keys if k[1] or k[2]],
         )
         recorder = _BatchRecorder(conversations)
         for (_, customer), key in zip(batch.customers, contact_keys, strict=True):
             if key in conversations:
                 recorder.update_customer(conversations[key], customer)
-        recorder.record_messages(batch.messages, message_keys)
+        recorder.record_messages(batch.messages, message_keys, stored)
         recorder.record_statuses(batch.statuses)
         if webhook_event_ids:
             WebhookEvent.objects.filter(pk__in=webhook_event_ids).update(
@@ -83,6 +93,12 @@ def record_batch(batch: IngestBatch, webhook_event_ids: Sequence[int] = ()) -> l
             )
         # Last: the event log's sequence row stays locked from here to the commit.
         return recorder.finish()
+
+
+def _stored_wamids(wamids: list[str]) -> set[str]:
+    if not wamids:
+        return set()
+    return set(WhatsAppMessage.objects.filter(message_id__in=wamids).values_list("message_id", flat=True))
 
 
 def _status_key(status: StatusRecord) -> CustomerKey:
@@ -149,6 +165,7 @@ class _BatchRecorder:
         self.conversations = conversations
         self.changed: dict[int, WhatsAppConversation] = {}
         self.announced: set[int] = set()
+        self.claimed: set[tuple[str, str, str]] = set()
         # (type, conversation snapshot, message) in the order the changes happened.
         self.pending: list[tuple[str, WhatsAppConversation, WhatsAppMessage | None]] = []
 
@@ -160,7 +177,7 @@ class _BatchRecorder:
             "user_id": customer.user_id,
         }
         for field, value in fields.items():
-            value = str(without_nul(value))[: column_length(WhatsAppConversation, field)] if value else value
+            value = fit(WhatsAppConversation, field, str(value)) if value else value
             if value and getattr(conversation, field) != value and self._may_fill(conversation, field, value):
                 setattr(conversation, field, value)
                 self.changed[conversation.pk] = conversation
@@ -168,21 +185,43 @@ class _BatchRecorder:
     def _may_fill(self, conversation: WhatsAppConversation, field: str, value: str) -> bool:
         if field not in ("phone_number", "user_id"):
             return True
-        # An identity is only added, never swapped, and only if no other conversation holds it.
-        return (
-            not getattr(conversation, field)
-            and not WhatsAppConversation.objects.filter(
-                business_phone_number_id=conversation.business_phone_number_id, **{field: value}
-            ).exists()
-        )
+        # An identity is only added, never swapped, and only if no other conversation holds it: in the
+        # database, or given to another conversation earlier in this batch (saved only at the end).
+        claim = (conversation.business_phone_number_id, field, value)
+        if getattr(conversation, field) or claim in self.claimed:
+            return False
+        taken = WhatsAppConversation.objects.filter(
+            business_phone_number_id=conversation.business_phone_number_id, **{field: value}
+        ).exists()
+        if not taken:
+            self.claimed.add(claim)
+        return not taken
 
-    def record_messages(self, records: list[MessageRecord], keys: list[CustomerKey]) -> None:
-        wamids = [r.wamid for r in records]
-        # Safe as a read-then-insert: every writer of these conversations holds their row locks, and the
-        # unique wamid constraint stays the backstop.
-        known = set(
-            WhatsAppMessage.objects.filter(message_id__in=wamids).values_list("message_id", flat=True)
-        )
+    def _move_identity(self, conversation: WhatsAppConversation, change: IdentityChange) -> None:
+        """The customer changed number (or BSUID): their conversation follows them to the new identity.
+
+        Unless another conversation already holds it; then both stay as they are, and the thread still
+        shows the change as its system message.
+        """
+        field: str = change.field
+        value = fit(WhatsAppConversation, field, change.value)
+        claim = (conversation.business_phone_number_id, field, value)
+        if getattr(conversation, field) == value or claim in self.claimed:
+            return
+        taken = WhatsAppConversation.objects.filter(
+            business_phone_number_id=conversation.business_phone_number_id, **{field: value}
+        ).exists()
+        if not taken:
+            self.claimed.add(claim)
+            setattr(conversation, field, value)
+            self.changed[conversation.pk] = conversation
+
+    def record_messages(
+        self, records: list[MessageRecord], keys: list[CustomerKey], stored: set[str]
+    ) -> None:
+        # Read again under the conversations' row locks, which every writer of them holds: safe as a
+        # read-then-insert, with the unique wamid constraint as the backstop.
+        known = stored | _stored_wamids([r.wamid for r in records if r.wamid not in stored])
         early_statuses = self._orphan_statuses([r.wamid for r in records if r.direction == "outbound"])
         new: list[tuple[WhatsAppMessage, WhatsAppConversation]] = []
         for record, key in zip(records, keys, strict=True):
@@ -193,6 +232,8 @@ class _BatchRecorder:
             known.add(record.wamid)
             if record.direction == "inbound":
                 self.update_customer(conversation, record.customer)
+            if record.new_identity is not None:
+                self._move_identity(conversation, record.new_identity)
             message = message_from_record(record, conversation)
             for status in early_statuses.get(record.wamid, []):
                 apply_status(message, status)
@@ -257,9 +298,13 @@ class _BatchRecorder:
         if not records:
             return
         wamids = {r.wamid for r in records}
+        # A status reports on a message the business sent: one naming an inbound message's id (a relay's
+        # mistake, or a forged id) is kept as a row but never moves the customer's message.
         messages = {
             m.message_id: m
-            for m in WhatsAppMessage.objects.select_for_update().filter(message_id__in=wamids).order_by("pk")
+            for m in WhatsAppMessage.objects.select_for_update()
+            .filter(message_id__in=wamids, direction=Direction.OUTBOUND)
+            .order_by("pk")
         }
         known_rows = set(
             WhatsAppMessageStatus.objects.filter(wamid__in=wamids).values_list("wamid", "status")

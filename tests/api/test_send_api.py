@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from django.contrib.auth.models import User
-from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 from pytest_django.fixtures import Settings
 
@@ -23,7 +22,7 @@ from store.models import WhatsAppMessage
 from store.records import IngestBatch, MessageRecord
 from tests.api.clients import make_client
 from tests.api.data import ALICE, ALICE_ID, BOB_ID, SHOP, inbound
-from tests.support import TEST_APP_SECRET, signed_headers
+from tests.support import TEST_APP_SECRET, HubTransport, post_webhook
 from webhook.samples import encode, envelope, status_update
 
 URL = "/api/whatsapp/messages/"
@@ -199,9 +198,7 @@ def test_send_api_signed_status_webhooks_advance_the_message(api: Client, fake: 
                 phone_number_id=SHOP.phone_number_id,
             )
         )
-        response = api.post(
-            "/api/whatsapp/webhook/", body, content_type="application/json", headers=signed_headers(body)
-        )
+        response = post_webhook(body)
         assert response.status_code == 200
 
     assert api.get(f"{URL}{message['id']}/").json()["status"] == "read"
@@ -211,15 +208,13 @@ def test_send_api_signed_status_webhooks_advance_the_message(api: Client, fake: 
 def test_send_api_fake_graph_status_webhooks_reach_the_hub(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The fake posts its signed webhooks through the whole Django stack, in its own thread.
-    hub = WSGIHandler()
-
+    # The fake posts its signed webhooks through the hub's HTTP stack, in its own thread.
     class ToTheHub:
         HTTPError = httpx.HTTPError
 
         @staticmethod
         def Client(timeout: float) -> httpx.Client:
-            return httpx.Client(transport=httpx.WSGITransport(app=hub), timeout=timeout)
+            return httpx.Client(transport=HubTransport(in_caller_thread=False), timeout=timeout)
 
     monkeypatch.setattr(fake_graph_module, "httpx", ToTheHub)
     record_batch(IngestBatch(businesses=[SHOP], messages=[_at(inbound("wamid.a"), datetime.now(UTC))]))

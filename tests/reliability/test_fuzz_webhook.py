@@ -11,13 +11,12 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.models import WebhookEvent
 from tests.reliability.clients import Figures
-from tests.support import fixture_json, signed_headers
+from tests.support import fixture_json, post_webhook
 from tests.webhook.test_payload import FIXTURE_NAMES, mutate
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -53,9 +52,7 @@ def test_fuzz_signed_mutated_fixture_is_never_5xx_and_always_kept_raw(
     # NaN and Infinity are what a careless relay writes; Meta never does, the hub must still not crash.
     raw = json.dumps(body, separators=(",", ":"), ensure_ascii=meta_escaping).encode()
     before = WebhookEvent.objects.count()
-    response = Client().post(
-        "/api/whatsapp/webhook/", raw, content_type="application/json", headers=signed_headers(raw)
-    )
+    response = post_webhook(raw)
     ANSWERS[response.status_code] += 1
 
     assert response.status_code < 500, (name, response.content[:300])

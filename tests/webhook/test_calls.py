@@ -10,7 +10,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from store.models import Job, WhatsAppConversation
-from tests.support import signed_headers
+from tests.support import post_webhook
 from webhook.calls import call_attempts_from_payload
 from webhook.payload import parse_webhook
 from webhook.samples import encode
@@ -76,9 +76,7 @@ def test_calls_webhook_queues_the_call_reply_once(client: Client, settings: Sett
     now = str(int(time.time())).encode()
     body = encode(CALLS_BODY).replace(b'"1764000000"', b'"' + now + b'"')
     for _ in range(2):  # Meta redelivers
-        response = client.post(
-            "/api/whatsapp/webhook/", data=body, content_type="application/json", headers=signed_headers(body)
-        )
+        response = post_webhook(body)
         assert response.status_code == 200
     assert Job.objects.filter(kind="autoreply.send").count() == 1
     assert WhatsAppConversation.objects.get(phone_number="16505551234").last_inbound_at is not None
