@@ -1,4 +1,4 @@
-"""REST API of the hub (DESIGN.md section 4), built on django-ninja; `api.urls` is mounted at /api/."""
+"""REST API of the hub (docs/rest.md), built on django-ninja; `api.urls` is mounted at /api/."""
 
 from __future__ import annotations
 

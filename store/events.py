@@ -163,6 +163,6 @@ def event_payload(
 
 
 def event_frame(seq: int, kind: str, payload: dict[str, Any]) -> EventFrame:
-    """The WebSocket frame of a logged event (DESIGN.md section 5), from its log columns."""
+    """The WebSocket frame of a logged event (docs/websocket.md), from its log columns."""
     frame: dict[str, Any] = {"type": kind, "seq": seq, **payload}
     return frame  # type: ignore[return-value]

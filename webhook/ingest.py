@@ -134,7 +134,7 @@ def _message_record(
 
 
 def _text_body(message: Message) -> str:
-    """What a reader sees as the message's text (DESIGN.md section 3, `text_body`)."""
+    """What a reader sees as the message's text (docs/design.md, section 3, `text_body`)."""
     if message.interactive is not None:
         reply = message.interactive
         return reply.title or reply.body or reply.response
