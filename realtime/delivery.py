@@ -43,7 +43,7 @@ class Subscriber:
     duplicate.
     """
 
-    __slots__ = ("backlog", "closing", "cursor", "maxsize", "send", "subscription", "task")
+    __slots__ = ("backlog", "closing", "cursor", "maxsize", "send", "subscription", "task", "waiting_write")
 
     def __init__(self, subscription: Subscription, send: Send, maxsize: int | None = None) -> None:
         self.subscription = subscription
@@ -52,7 +52,9 @@ class Subscriber:
         # The last seq handed to the socket; None until it is live.
         self.cursor: int | None = None
         self.backlog: deque[tuple[int, Message]] | None = None
-        # The task that finishes a write that had to wait, then the backlog behind it (or the close).
+        # A write that had to wait (realtime/eager.py), and the task that waits for it, then writes the
+        # backlog behind it (or the close).
+        self.waiting_write: asyncio.Task[None] | None = None
         self.task: asyncio.Task[None] | None = None
         # The close code once the fan-out stopped writing to the socket.
         self.closing: int | None = None
@@ -107,8 +109,11 @@ class Subscriber:
         self._give_up_writing()
 
     def _give_up_writing(self) -> None:
-        # Cancelling the task cancels the wait on the socket too (a server may refuse a second waiter
+        # Cancelling the write cancels its wait on the socket too (a server may refuse a second waiter
         # while one is pending, the close's included); it runs before the close's task starts.
+        if self.waiting_write is not None:
+            self.waiting_write.cancel()
+            self.waiting_write = None
         if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
         self.task = None
@@ -128,23 +133,32 @@ class Subscriber:
             self._write(message)
 
     def _write(self, message: Message) -> None:
-        self.task = start_eagerly(self._write_then_backlog(message))
-
-    async def _write_then_backlog(self, message: Message) -> None:
-        """Write one frame. Only if the write has to wait does this go on in a task, which then also
-        writes the frames that queue up behind it, in order."""
         try:
-            await self.send(message)
+            write = start_eagerly(self.send(message))
+        except Exception:
+            logger.info("socket write failed", exc_info=True)
+            self.stop(CLOSE_INTERNAL_ERROR)
+            return
+        if write is not None:
+            self.waiting_write = write
+            self.task = asyncio.create_task(self._write_behind(write))
+
+    async def _write_behind(self, write: asyncio.Task[None]) -> None:
+        """Finish a write that had to wait, then the frames that queued up behind it, in order."""
+        try:
+            await write
+            self.waiting_write = None
             while self.backlog and self.closing is None:
-                seq, queued = self.backlog.popleft()
+                seq, message = self.backlog.popleft()
                 assert self.cursor is not None
                 if seq > self.cursor:
                     self.cursor = seq
-                    await self.send(queued)
+                    await self.send(message)
         except Exception:
             logger.info("socket write failed", exc_info=True)
             self.closing = self.closing or CLOSE_INTERNAL_ERROR
         # No await between the last check of the backlog and this: the fan-out writes directly again.
+        self.waiting_write = None
         self.task = None
         self.backlog = None
         if self.closing is not None:
