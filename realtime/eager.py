@@ -2,8 +2,8 @@
 
 The fan-out writes every frame to every socket, and the server's ASGI send almost always finishes
 without waiting (daphne and uvicorn put the frame in the transport's buffer and return), so a task per
-frame would cost more than the write. Python 3.11 has no eager task (`asyncio.Task(coro,
-eager_start=True)` came with 3.12), so `start_eagerly` runs the coroutine with the coroutine protocol
+frame would cost more than the write. Python 3.11 has no eager tasks (`asyncio.eager_task_factory` came
+with 3.12), so `start_eagerly` runs the coroutine with the coroutine protocol
 of the language reference (`send`, `throw`) until it first waits, and hands the rest to an ordinary
 asyncio task: the task, not this module, waits on what the coroutine waits on, and cancelling the task
 cancels that wait as it always does. No private attribute of asyncio or of a server is touched.
