@@ -1,4 +1,4 @@
-"""REST API of the hub (DESIGN.md section 4), built on django-ninja; `api.urls` is mounted at /api/."""
+"""REST API of the hub (docs/rest.md), built on django-ninja; `api.urls` is mounted at /api/."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from api.security import BearerAuth, SessionAuth
 class HubAPI(NinjaAPI):
     """NinjaAPI whose every answer under /api/, unknown addresses and wrong methods too, is JSON."""
 
-    def _get_urls(self) -> list[URLPattern | URLResolver]:
-        patterns = super()._get_urls()
+    @property
+    def urls(self) -> tuple[list[URLPattern | URLResolver], str, str]:
+        patterns, app_name, namespace = super().urls
         for pattern in patterns:
             if isinstance(pattern, URLPattern):
                 if pattern.name == "api-root":
@@ -23,7 +24,7 @@ class HubAPI(NinjaAPI):
                 else:
                     pattern.callback = json_not_allowed(pattern.callback)
         patterns.append(path("<path:unknown>", not_found_view, name="not-found"))
-        return patterns
+        return patterns, app_name, namespace
 
 
 api = HubAPI(

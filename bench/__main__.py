@@ -78,6 +78,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a PostgreSQL server the bench may create its scratch database on",
     )
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("BENCH_DATABASE"),
+        help="the scratch database's name (default bench_hub, or bench_hub_smoke with --smoke)",
+    )
     parser.add_argument("--out", type=Path, help="results directory (default: bench/results[/smoke])")
     return parser.parse_args(argv)
 
@@ -93,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     raise_fd_limit()
     started = time.time()
     env = hub_env("", args.redis)
-    name = "bench_hub_smoke" if args.smoke else "bench_hub"
+    # Two runs sharing one PostgreSQL server need names of their own: a full run drops its database.
+    name = args.database or ("bench_hub_smoke" if args.smoke else "bench_hub")
     # The full run starts from an empty database; smoke runs reuse theirs (a migrate is much quicker).
     env["DATABASE_URL"] = prepare_database(args.postgres, name, env, recreate=not args.smoke)
     ctx = Context(plan=plan, env=env, database_url=env["DATABASE_URL"], redis_url=args.redis, token="")

@@ -1,4 +1,4 @@
-"""Settings read from the environment (DESIGN.md section 2); no variable set means the embedded demo."""
+"""Settings read from the environment (README, "Configuration"); none set means the embedded demo."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""URL map of the hub (DESIGN.md section 4)."""
+"""URL map of the hub (docs/rest.md)."""
 
 from django.contrib import admin
 from django.urls import include, path

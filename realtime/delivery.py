@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from realtime.eager import start_eagerly
 from realtime.protocol import CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW
 
 if TYPE_CHECKING:
@@ -28,64 +29,10 @@ Message = dict[str, Any]
 # The socket's ASGI send (a coroutine function, as daphne's and uvicorn's are).
 Send = Callable[[Message], Coroutine[Any, Any, None]]
 
-_DONE = object()
-
 
 def text_message(text: str) -> Message:
     """The ASGI message that writes one text frame; the fan-out builds it once per event for every socket."""
     return {"type": "websocket.send", "text": text}
-
-
-def _step(coro: Coroutine[Any, Any, None]) -> Any:
-    """Run `coro` until it first waits; returns what it waits on, or `_DONE` once it has finished."""
-    try:
-        return coro.send(None)
-    except StopIteration:
-        return _DONE
-
-
-class _WaitingWrite:
-    """A send that `_step` started and that waits: a task finishes it, or it is given up."""
-
-    __slots__ = ("coro", "waiting")
-
-    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
-        self.coro = coro
-        self.waiting = waiting
-
-    async def finish(self) -> None:
-        """Run the send to its end, the way a task would have run it."""
-        try:
-            while (waiting := self.waiting) is not _DONE:
-                if waiting is None:
-                    # A bare yield (asyncio.sleep(0)): give the loop one turn.
-                    await asyncio.sleep(0)
-                else:
-                    waiting._asyncio_future_blocking = False
-                    # The send sees the future's result or error itself when it resumes.
-                    await asyncio.wait([waiting])
-                if self.waiting is not waiting:
-                    return  # given up meanwhile
-                self.waiting = _DONE  # stays so if the send raises: nothing left to give up
-                self.waiting = _step(self.coro)
-        except asyncio.CancelledError:
-            self.give_up()
-            raise
-
-    def give_up(self) -> None:
-        """Cancel the send as a task is cancelled, the future it waits on included, so that the server
-        cleans up its wait (websockets' legacy drain refuses a second waiter, the close included)."""
-        waiting, self.waiting = self.waiting, _DONE
-        if waiting is _DONE:
-            return
-        if waiting is not None:
-            waiting.cancel()
-        try:
-            self.coro.throw(asyncio.CancelledError())
-        except (asyncio.CancelledError, Exception):
-            # The cancellation, or the send's own error: either way the write is over.
-            return
-        self.coro.close()
 
 
 class Subscriber:
@@ -105,8 +52,9 @@ class Subscriber:
         # The last seq handed to the socket; None until it is live.
         self.cursor: int | None = None
         self.backlog: deque[tuple[int, Message]] | None = None
-        # A write that had to wait, and the task that finishes it, then the backlog behind it.
-        self.waiting_write: _WaitingWrite | None = None
+        # A write that had to wait (realtime/eager.py), and the task that waits for it, then writes the
+        # backlog behind it (or the close).
+        self.waiting_write: asyncio.Task[None] | None = None
         self.task: asyncio.Task[None] | None = None
         # The close code once the fan-out stopped writing to the socket.
         self.closing: int | None = None
@@ -161,8 +109,10 @@ class Subscriber:
         self._give_up_writing()
 
     def _give_up_writing(self) -> None:
+        # Cancelling the write cancels its wait on the socket too (a server may refuse a second waiter
+        # while one is pending, the close's included); it runs before the close's task starts.
         if self.waiting_write is not None:
-            self.waiting_write.give_up()
+            self.waiting_write.cancel()
             self.waiting_write = None
         if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
@@ -183,21 +133,20 @@ class Subscriber:
             self._write(message)
 
     def _write(self, message: Message) -> None:
-        coro = self.send(message)
         try:
-            waiting = _step(coro)
+            write = start_eagerly(self.send(message))
         except Exception:
             logger.info("socket write failed", exc_info=True)
             self.stop(CLOSE_INTERNAL_ERROR)
             return
-        if waiting is not _DONE:
-            self.waiting_write = _WaitingWrite(coro, waiting)
-            self.task = asyncio.create_task(self._write_behind(self.waiting_write))
+        if write is not None:
+            self.waiting_write = write
+            self.task = asyncio.create_task(self._write_behind(write))
 
-    async def _write_behind(self, write: _WaitingWrite) -> None:
+    async def _write_behind(self, write: asyncio.Task[None]) -> None:
         """Finish a write that had to wait, then the frames that queued up behind it, in order."""
         try:
-            await write.finish()
+            await write
             self.waiting_write = None
             while self.backlog and self.closing is None:
                 seq, message = self.backlog.popleft()

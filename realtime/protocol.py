@@ -1,4 +1,4 @@
-"""The WebSocket protocol's vocabulary (DESIGN.md section 5): close codes, client frames, replies."""
+"""The WebSocket protocol's vocabulary (docs/websocket.md): close codes, client frames, replies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WebSocket routes (DESIGN.md section 5)."""
+"""WebSocket routes (docs/websocket.md)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,14 @@ channels-redis's pub/sub layer sends each `group_send` as its own PUBLISH and wa
 a per-connection lock, so a webhook group that touched 16 conversations cost 17 round trips on the
 server's event loop (a quarter of its busy time under load). Here the same messages, serialized by the
 layer itself, go out as one pipeline of PUBLISH commands. Any other layer gets plain `group_send`s.
+
+channels-redis has no public way to send several messages at once, and `asyncio.gather` of
+`group_send`s would still wait for each answer in turn under that lock. So this module is the one place
+that uses the layer's private parts (`_get_layer`, `_get_group_channel_name`, `_get_shard`, and the
+shard's `_lock`, `_ensure_redis` and `_redis`). The dependency is pinned below the next minor release
+in pyproject.toml, and tests/store/test_layer_publish.py checks on the pinned version that these parts
+are there and that the pipeline is taken, so an upgrade that moves them fails a test instead of quietly
+falling back to one round trip per group.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ async def group_send_many(layer: Any, messages: dict[str, dict[str, Any]]) -> No
 
 
 def _pipelinable(layer: RedisPubSubChannelLayer) -> bool:
-    # The private parts this relies on (channels-redis 4.x); without them, plain group_send still works.
+    """Whether this layer has the private parts the pipeline needs; without them, plain group_send works."""
     try:
         loop_layer = layer._get_layer()
     except RuntimeError:

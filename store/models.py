@@ -1,4 +1,4 @@
-"""The hub's tables; names and fields follow DESIGN.md section 3 (app label `whatsapp`)."""
+"""The hub's tables; names and fields follow docs/design.md, section 3 (app label `whatsapp`)."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ class WhatsAppMessage(models.Model):
     text_body = models.TextField(blank=True, default="")
     caption = models.TextField(blank=True, default="")
     media_id = models.CharField(max_length=255, blank=True, default="")
-    # The contract sends null until the file is stored (DESIGN.md section 3).
+    # The contract sends null until the file is stored (docs/design.md, section 3).
     media_url = models.CharField(max_length=1024, null=True, blank=True)  # noqa: DJ001
     media_mime_type = models.CharField(max_length=255, blank=True, default="")
     media_filename = models.CharField(max_length=255, blank=True, default="")
@@ -179,7 +179,7 @@ class WhatsAppMessage(models.Model):
     # Where the file lies in Django's storage, and why a download failed for good.
     media_path = models.CharField(max_length=512, blank=True, default="")
     media_error = models.CharField(max_length=512, blank=True, default="")
-    # null means "this message has no media" (DESIGN.md section 3).
+    # null means "this message has no media" (docs/design.md, section 3).
     media_status = models.CharField(  # noqa: DJ001
         max_length=16, choices=MediaStatus.choices, null=True, blank=True
     )

@@ -1,7 +1,7 @@
 """The one place that hands committed HubEvents to the channel layer; it owns the group names.
 
 The channel layer only carries news: a failure here is logged and never fails the write, because every
-event is in the HubEvent log and clients replay it with `after` (DESIGN.md section 5).
+event is in the HubEvent log and clients replay it with `after` (docs/websocket.md).
 """
 
 from __future__ import annotations

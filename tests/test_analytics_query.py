@@ -1,4 +1,4 @@
-"""The original analytics query (DESIGN.md section 3) runs unchanged on the hub's tables."""
+"""The original analytics query (docs/design.md, section 3) runs unchanged on the hub's tables."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Settings read from the environment (DESIGN.md section 2): the helpers as pure units, then the settings
-module and `manage.py check` in subprocesses, since settings are read once at import."""
+"""Settings read from the environment (docs/design.md, section 2): the helpers as pure units, then the
+settings module and `manage.py check` in subprocesses, since settings are read once at import."""
 
 from __future__ import annotations
 

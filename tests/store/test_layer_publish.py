@@ -11,7 +11,7 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from store.layer_publish import group_send_many
+from store.layer_publish import _pipelinable, group_send_many
 
 
 async def receive_all(layer: Any, channel: str, count: int) -> list[dict[str, Any]]:
@@ -59,3 +59,22 @@ async def test_other_layers_get_plain_group_sends() -> None:
     await group_send_many(layer, {"inbox": {"type": "hub.events", "events": [{"seq": 7}]}})
 
     assert await receive_all(layer, channel, 1) == [{"type": "hub.events", "events": [{"seq": 7}]}]
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_pinned_channels_redis_has_the_private_parts_so_the_pipeline_is_taken() -> None:
+    """The contract of the adapter with the pinned channels-redis: without these parts every group
+    would cost its own round trip again, with no error to notice it by."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set")
+    layer = RedisPubSubChannelLayer(hosts=[url], prefix=f"test{uuid.uuid4().hex[:8]}")
+    try:
+        assert _pipelinable(layer)
+        loop_layer = layer._get_layer()
+        channel = loop_layer._get_group_channel_name("inbox")
+        assert channel.endswith("inbox")
+        assert loop_layer._get_shard(channel) in loop_layer._shards
+    finally:
+        await layer.flush()
