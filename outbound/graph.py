@@ -28,7 +28,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 # (the job queue), which can wait without holding a request open.
 MAX_DELAY = 60.0
 _CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
-# Errors raised before any byte reached Meta: safe to repeat even for a send.
+# Errors raised before any byte of the request was written (connection refused, DNS failure, no pooled
+# connection in time): they prove Meta received nothing, so they are the only ones a send may repeat.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -46,6 +47,9 @@ class GraphError(Exception):
     fbtrace_id: str | None = None
     retryable: bool = False
     retry_after: float | None = None
+    # The request was written but no answer proves what Meta did (lost connection, read timeout, a 5xx
+    # or an unreadable 200 to a send): Meta may have acted, so the call must not be repeated blindly.
+    ambiguous: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -53,7 +57,7 @@ class GraphError(Exception):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
-            f"title={self.title!r}, retryable={self.retryable!r})"
+            f"title={self.title!r}, retryable={self.retryable!r}, ambiguous={self.ambiguous!r})"
         )
 
 
@@ -172,7 +176,7 @@ class GraphClient:
         )
         wamid = _str(message.get("id"))
         if wamid is None:
-            raise GraphError("Meta accepted the send but returned no message id.", status=200)
+            raise GraphError("Meta accepted the send but returned no message id.", status=200, ambiguous=True)
         return SendResult(
             wamid=wamid,
             wa_id=_str(contact.get("wa_id")),
@@ -225,7 +229,8 @@ class GraphClient:
         answer = await self._json(
             "POST",
             f"/{self.api_version}/{phone_number_id}/media",
-            idempotent=False,
+            # A repeated upload leaves at most an unused media object; nothing reaches a customer.
+            idempotent=True,
             data={"messaging_product": "whatsapp", "type": mime_type},
             files={"file": (filename, data, mime_type)},
         )
@@ -243,14 +248,20 @@ class GraphClient:
             data = None
         if not isinstance(data, dict):
             raise GraphError(
-                f"Meta answered {method} {httpx.URL(url).path} with a body that is not JSON.", status=200
+                f"Meta answered {method} {httpx.URL(url).path} with a body that is not JSON.",
+                status=200,
+                ambiguous=not idempotent,
             )
         return data
 
     async def _send(
         self, method: str, url: str, *, idempotent: bool, stream: bool = False, **kwargs: Any
     ) -> httpx.Response:
-        """One call with bounded retries: 429, 5xx, Meta's throttling codes and network failures."""
+        """One call with bounded retries: 429, 5xx, Meta's throttling codes and network failures.
+
+        A call that is not idempotent (a send) is repeated only after an error proving Meta received
+        nothing: a refused connection, or a throttling answer. Anything else raises `ambiguous`.
+        """
         path = httpx.URL(url).path  # never the query string: media URLs carry access hashes
         attempt = 0
         while True:
@@ -258,16 +269,21 @@ class GraphClient:
             try:
                 response = await self._client.send(request, stream=stream)
             except httpx.TransportError as exc:
-                error = GraphError(
-                    self._redact(f"{method} {path} failed: {type(exc).__name__}: {exc}"), retryable=True
-                )
-                # A send that may have reached Meta is not repeated here: the customer could get it twice.
+                # A send that may have reached Meta is not repeated: the customer could get it twice.
                 repeat = idempotent or isinstance(exc, _NOT_SENT)
+                error = GraphError(
+                    self._redact(f"{method} {path} failed: {type(exc).__name__}: {exc}"),
+                    retryable=repeat,
+                    ambiguous=not repeat,
+                )
                 delay = self._backoff(attempt)
             else:
                 if response.is_success:
                     return response
                 error = self._error(method, path, response, await self._error_body(response, stream))
+                if not idempotent and response.status_code >= 500:
+                    # Meta may fail after acting (131000 "Something went wrong"): the send is unknown.
+                    error.retryable, error.ambiguous = False, True
                 repeat = error.retryable and (
                     response.status_code == 429
                     or response.status_code >= 500

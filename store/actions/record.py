@@ -15,6 +15,7 @@ from store import jobs
 from store.actions.autoreply_rules import enqueue_autoreplies
 from store.actions.conversations import CustomerKey, lock_conversations, make_key
 from store.actions.message_rows import apply_status, count_message, message_from_record, status_row
+from store.actions.send_result import adopt_wamids
 from store.columns import clip_to_columns, column_length, without_nul
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
@@ -258,6 +259,10 @@ class _BatchRecorder:
             m.message_id: m
             for m in WhatsAppMessage.objects.select_for_update().filter(message_id__in=wamids).order_by("pk")
         }
+        # A send whose answer was lost is known to Meta's statuses by the callback data the hub set.
+        messages |= adopt_wamids(
+            (r.wamid, r.biz_opaque_callback_data) for r in records if r.wamid not in messages
+        )
         known_rows = set(
             WhatsAppMessageStatus.objects.filter(wamid__in=wamids).values_list("wamid", "status")
         )

@@ -19,7 +19,7 @@ from outbound import fake_graph as fake_graph_module
 from outbound.fake_graph import DEFAULT_TOKEN, Failure, FakeGraph
 from store.actions.record import record_batch
 from store.auth import issue_token
-from store.models import WhatsAppMessage
+from store.models import Job, WhatsAppMessage
 from store.records import IngestBatch, MessageRecord
 from tests.api.clients import make_client
 from tests.api.data import ALICE, ALICE_ID, BOB_ID, SHOP, inbound
@@ -100,14 +100,26 @@ def test_send_api_meta_refusal_keeps_the_failed_message(api: Client, fake: FakeG
 
 
 @pytest.mark.django_db
-def test_send_api_meta_server_error_is_queued_as_pending(api: Client, fake: FakeGraph) -> None:
+def test_send_api_meta_throttling_is_queued_as_pending(api: Client, fake: FakeGraph) -> None:
+    alice_wrote()
+    fake.app.fail_next(Failure(code=130429))
+
+    response = post(api, {"to": ALICE_ID, "text": "Hi"})
+
+    assert response.status_code == 201
+    assert response.json()["message"]["status"] == "pending"
+
+
+@pytest.mark.django_db
+def test_send_api_meta_server_error_is_unknown_and_not_retried(api: Client, fake: FakeGraph) -> None:
     alice_wrote()
     fake.app.fail_next(Failure(code=131000))
 
     response = post(api, {"to": ALICE_ID, "text": "Hi"})
 
     assert response.status_code == 201
-    assert response.json()["message"]["status"] == "pending"
+    assert response.json()["message"]["status"] == "unknown"
+    assert Job.objects.get(kind="message.send").state == "done"
 
 
 @pytest.mark.django_db
