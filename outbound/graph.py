@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -28,6 +29,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 # (the job queue), which can wait without holding a request open.
 MAX_DELAY = 60.0
 _CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
+# Graph ids (phone_number_id, media id) are numbers; a path is built only from such parts.
+_GRAPH_ID = re.compile(r"^[0-9]{1,32}$")
 # Errors raised before any byte of the request was written (connection refused, DNS failure, no pooled
 # connection in time): they prove Meta received nothing, so they are the only ones a send may repeat.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -161,12 +164,17 @@ class GraphClient:
         """Called once when the owner is done: closes the pooled connections."""
         await self._client.aclose()
 
+    def _path(self, graph_id: str, edge: str = "") -> str:
+        """`/{version}/{id}[/{edge}]` from validated, quoted parts: an id can never rewrite the path."""
+        if not _GRAPH_ID.match(graph_id):
+            raise GraphError(f"{graph_id[:40]!r} is not a Graph API id (digits only).")
+        parts = [self.api_version, graph_id, *([edge] if edge else [])]
+        return "/" + "/".join(quote(part, safe=".") for part in parts)
+
     async def send_message(self, phone_number_id: str, payload: Mapping[str, Any]) -> SendResult:
         """POST one message; a send that may have reached Meta is never repeated on a lost answer."""
         body = {**payload, "messaging_product": "whatsapp"}
-        data = await self._json(
-            "POST", f"/{self.api_version}/{phone_number_id}/messages", idempotent=False, json=body
-        )
+        data = await self._json("POST", self._path(phone_number_id, "messages"), idempotent=False, json=body)
         messages, contacts = data.get("messages"), data.get("contacts")
         message = (
             messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else {}
@@ -188,13 +196,11 @@ class GraphClient:
     async def mark_read(self, phone_number_id: str, wamid: str) -> None:
         """Send the blue ticks for an inbound message (and, for Meta, every earlier one)."""
         body = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
-        await self._json(
-            "POST", f"/{self.api_version}/{phone_number_id}/messages", idempotent=True, json=body
-        )
+        await self._json("POST", self._path(phone_number_id, "messages"), idempotent=True, json=body)
 
     async def get_media(self, media_id: str) -> MediaInfo:
         """The short-lived download URL and the checksum of a media object."""
-        data = await self._json("GET", f"/{self.api_version}/{media_id}", idempotent=True)
+        data = await self._json("GET", self._path(media_id), idempotent=True)
         url, mime_type = _str(data.get("url")), _str(data.get("mime_type"))
         if url is None or mime_type is None:
             raise GraphError(f"Meta's answer for media {media_id} has no url or mime_type.", status=200)
@@ -228,7 +234,7 @@ class GraphClient:
         """Upload bytes for a later send; returns the media id."""
         answer = await self._json(
             "POST",
-            f"/{self.api_version}/{phone_number_id}/media",
+            self._path(phone_number_id, "media"),
             # A repeated upload leaves at most an unused media object; nothing reaches a customer.
             idempotent=True,
             data={"messaging_product": "whatsapp", "type": mime_type},

@@ -20,7 +20,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from outbound.error_catalogue import describe_error
-from outbound.graph import GraphError, SendingDisabled, SendResult, graph_client_from_settings
+from outbound.graph import (
+    DEFAULT_TIMEOUT,
+    GraphError,
+    SendingDisabled,
+    SendResult,
+    graph_client_from_settings,
+)
 from outbound.payloads import SendValidationError, build_message, is_free_form
 from outbound.worker import PermanentFailure, RetryLater, run_job
 from store import jobs
@@ -47,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 # The least wait before a queued retry; Meta's Retry-After or documented delay wins when longer.
 MIN_RETRY_DELAY = timedelta(seconds=2)
+# One call to Meta; well inside the send job's lease (store/actions/send.py, OUTBOX_LEASE).
+SEND_TIMEOUT = DEFAULT_TIMEOUT
 SENDING_DISABLED_DETAIL = (
     "Sending is disabled on this hub: WHATSAPP_ACCESS_TOKEN is not set. Nothing was stored or sent."
 )
@@ -165,7 +173,7 @@ async def attempt_send(job: Job, message_pk: int) -> Attempt:
 
 async def _call_meta(business: str, payload: Mapping[str, Any]) -> SendResult:
     # No retries inside the request: a wait belongs to the job queue, not to an open HTTP request.
-    async with graph_client_from_settings(max_retries=0) as client:
+    async with graph_client_from_settings(max_retries=0, timeout=SEND_TIMEOUT) as client:
         return await client.send_message(business, payload)
 
 
