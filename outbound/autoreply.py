@@ -1,8 +1,9 @@
 """The auto-reply job: sends the text a rule in store/actions/autoreply_rules.py decided on, exactly once.
 
-The reply goes through the same path as an agent's message: a pending outbound row, counted and
-broadcast, then Meta's answer recorded. The job's dedupe key doubles as the message's idempotency key,
-so a job that runs again after a crash finds its message instead of storing a second one.
+The reply goes through the same path as an agent's message: a pending outbound row and its send job,
+counted and broadcast, then the send job run at once and Meta's answer recorded. The job's dedupe key
+doubles as the message's idempotency key, so a job that runs again after a crash finds its message
+instead of storing a second one.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from outbound.payloads import SendValidationError, build_message
-from outbound.send import attempt_send, finish_job
-from outbound.worker import PermanentFailure
-from store.actions.send import is_placeholder, prepare_send, system_request
+from outbound.send import send_message_job
+from outbound.worker import PermanentFailure, run_job
+from store.actions.send import prepare_send, system_request
 from store.errors import HubError
-from store.models import Job, MessageStatus, WhatsAppConversation
+from store.models import Job, WhatsAppConversation
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ async def send_autoreply_job(job: Job) -> None:
     except HubError as refused:
         # The window closed (e.g. a call from a customer who never wrote): WhatsApp would refuse it too.
         raise PermanentFailure(f"auto-reply {rule} not sent: {refused.detail}") from refused
-    message = prepared.message
-    if message.status != MessageStatus.PENDING or not is_placeholder(message.message_id):
+    if prepared.job is None:
+        # Stored by an earlier run: its own send job finishes it (a worker takes it over if need be).
         return
     logger.info("auto-reply %s to conversation %s", rule, conversation.pk)
-    await finish_job(job, message.pk, await attempt_send(message.pk))
+    await run_job(send_message_job, prepared.job)

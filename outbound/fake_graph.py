@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote
 import httpx
 
 from outbound.error_catalogue import describe_error
+from outbound.fake_graph_requests import check_message, parse_multipart
 from webhook.samples import encode, envelope, status_update
 from webhook.signature import compute_signature
 
@@ -32,17 +33,10 @@ logger = logging.getLogger(__name__)
 
 # status, content type, body, extra headers
 Reply = tuple[int, str, bytes, list[tuple[str, str]]]
+# A reply with this status is never written: the server closes the connection instead.
+DROP = 0
 
 DEFAULT_TOKEN = "fake-graph-token"
-MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
-_REQUIRED = {
-    "text": ("body",),
-    "template": ("name", "language"),
-    "location": ("latitude", "longitude"),
-    "interactive": ("type",),
-    "reaction": ("message_id",),
-    "contacts": (),
-}
 # Meta's HTTP status per code (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes);
 # every other code, throttling included, comes with 400.
 _STATUS_FOR_CODE = {0: 401, 190: 401, 10: 403, 200: 403, 368: 403, 131005: 403, 131031: 403, 132001: 404}
@@ -53,15 +47,29 @@ _NODE = re.compile(r"^/v\d+\.\d+/(?P<id>[^/]+)$")
 
 @dataclass
 class Failure:
-    """An error answered instead of the next `times` requests whose path ends with `path`."""
+    """An error answered instead of the next `times` requests whose path ends with `path`.
 
-    code: int
+    By default nothing is done (Meta refused). With `after_send`, the message is sent first and the
+    error answered after (Meta's 5xx that comes after it acted); with `drop`, it is sent and the
+    connection closed with no answer; with `delay` alone, it is sent and its answer comes that many
+    seconds later (past a client's read timeout). The hub must treat these three as "maybe sent".
+    """
+
+    code: int = 131000
     status: int | None = None
     times: int = 1
     details: str | None = None
     error_subcode: int | None = None
     retry_after: str | None = None
     path: str = "/messages"
+    after_send: bool = False
+    drop: bool = False
+    delay: float = 0.0
+
+    @property
+    def acts(self) -> bool:
+        """True when Meta acts on the request before failing to answer it."""
+        return self.after_send or self.drop or self.delay > 0
 
 
 @dataclass
@@ -146,9 +154,7 @@ class FakeGraphApp:
                 if failure.times <= 0:
                     self.failures.remove(failure)
         if failure is not None:
-            answer = error_body(failure.code, details=failure.details, subcode=failure.error_subcode)
-            extra = [("retry-after", failure.retry_after)] if failure.retry_after else []
-            return _json(failure.status or _STATUS_FOR_CODE.get(failure.code, 400), answer, extra)
+            return self._fail(failure, method, path, body)
         if method == "GET" and path.startswith("/media-files/"):
             media = self.media.get(path.removeprefix("/media-files/"))
             if media is None or parse_qs(query.decode()).get("hash") != [media.sha256[:16]]:
@@ -167,12 +173,25 @@ class FakeGraphApp:
         message = f"Unsupported {method.lower()} request. Object with ID '{path.strip('/')}' does not exist."
         return _json(400, error_body(100, message, subcode=33, type_="GraphMethodException"))
 
+    def _fail(self, failure: Failure, method: str, path: str, body: bytes) -> Reply:
+        edge = _EDGE.match(path)
+        if failure.acts and method == "POST" and edge and edge["edge"] == "messages":
+            sent = self._message(edge["pnid"], body)
+            time.sleep(failure.delay)
+            if failure.drop:
+                return DROP, "", b"", []
+            if not failure.after_send:
+                return sent  # a slow answer: the client's read timeout decides
+        answer = error_body(failure.code, details=failure.details, subcode=failure.error_subcode)
+        extra = [("retry-after", failure.retry_after)] if failure.retry_after else []
+        return _json(failure.status or _STATUS_FOR_CODE.get(failure.code, 400), answer, extra)
+
     def _message(self, phone_number_id: str, raw: bytes) -> Reply:
         try:
             body = json.loads(raw)
         except ValueError:
             return _json(400, error_body(100, "(#100) The request body is not valid JSON."))
-        problem = _check_message(body)
+        problem = check_message(body)
         if problem is not None:
             return _json(400, error_body(problem[0], details=problem[1]))
         if body.get("status") == "read":
@@ -191,16 +210,26 @@ class FakeGraphApp:
             self.sent.append({"phone_number_id": phone_number_id, "wamid": wamid, "body": body})
         if self.webhook_url and self.app_secret:
             recipient = contact.get("wa_id") or contact.get("user_id") or ""
-            args = (self.webhook_url, self.app_secret, phone_number_id, wamid, recipient)
+            callback = body.get("biz_opaque_callback_data")
+            callback = callback if isinstance(callback, str) else ""
+            args = (self.webhook_url, self.app_secret, phone_number_id, wamid, recipient, callback)
             threading.Thread(target=self._post_statuses, args=args, daemon=True).start()
         return _json(200, {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]})
 
-    def _post_statuses(self, url: str, secret: str, phone_number_id: str, wamid: str, recipient: str) -> None:
-        """Tell the hub its message was sent, delivered and read, signed as Meta signs webhooks."""
+    def _post_statuses(
+        self, url: str, secret: str, phone_number_id: str, wamid: str, recipient: str, callback: str
+    ) -> None:
+        """Tell the hub its message was sent, delivered and read, signed as Meta signs webhooks.
+
+        Each status echoes the send's `biz_opaque_callback_data`, as Meta's do.
+        """
         with httpx.Client(timeout=10.0) as client:
             for status, delay in zip(("sent", "delivered", "read"), self.status_delays, strict=False):
                 time.sleep(delay)
                 value = status_update(wamid, recipient, status, int(time.time()))
+                if callback:
+                    for item in value["statuses"]:
+                        item["biz_opaque_callback_data"] = callback
                 body = encode(envelope([value], phone_number_id=phone_number_id))
                 headers = {
                     "Content-Type": "application/json",
@@ -215,7 +244,7 @@ class FakeGraphApp:
                     logger.warning("status %s of %s not delivered: %s", status, wamid, type(exc).__name__)
 
     def _upload(self, content_type: str, body: bytes) -> Reply:
-        fields = _multipart(content_type, body)
+        fields = parse_multipart(content_type, body)
         file = fields.get("file")
         if fields.get("messaging_product", (None, b""))[1] != b"whatsapp" or file is None:
             return _json(
@@ -228,6 +257,7 @@ class FakeGraphApp:
         if method == "POST" and path == "/_fake/fail-next":
             spec = json.loads(body or b"{}")
             known = {"code", "status", "times", "details", "error_subcode", "retry_after", "path"}
+            known |= {"after_send", "drop", "delay"}
             self.fail_next(Failure(**{k: v for k, v in spec.items() if k in known}))
             return _json(200, {"queued": len(self.failures)})
         if method == "POST" and path == "/_fake/media":
@@ -246,46 +276,6 @@ class FakeGraphApp:
         return 404, "text/plain", b"Not Found", []
 
 
-def _check_message(body: object) -> tuple[int, str] | None:
-    """The (code, details) Meta would answer for a malformed `/messages` body, or None."""
-    if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
-        return 100, "The parameter messaging_product is required."
-    if body.get("status") == "read":
-        if not isinstance(body.get("message_id"), str):
-            return 100, "The parameter message_id is required."
-        indicator = body.get("typing_indicator")
-        if indicator is not None and indicator != {"type": "text"}:
-            return 100, "The parameter typing_indicator.type must be text."
-        return None
-    if not isinstance(body.get("to") or body.get("recipient"), str):
-        return 100, "The parameter to is required."
-    kind = body.get("type", "text")
-    content = body.get(kind)
-    if (kind not in _REQUIRED and kind not in MEDIA_TYPES) or not isinstance(content, dict | list):
-        return 131009, f"Parameter type or {kind} is not valid."
-    if kind in MEDIA_TYPES:
-        ok = isinstance(content, dict) and bool(content.get("id") or content.get("link"))
-        return None if ok else (131008, f"Parameter {kind}.id or {kind}.link is required.")
-    missing = [name for name in _REQUIRED[kind] if isinstance(content, dict) and not content.get(name)]
-    if kind == "template" and isinstance(content, dict) and not (content.get("language") or {}).get("code"):
-        missing.append("language.code")
-    return (131008, f"Parameter {kind}.{missing[0]} is required.") if missing else None
-
-
-def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
-    """Fields of a multipart/form-data body: name -> (content type, bytes)."""
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    for part in body.split(b"--" + match[1].encode())[1:-1] if match else []:
-        # A part is CRLF, headers, a blank line, the bytes, CRLF: strip exactly those CRLFs.
-        head, _, data = part.removeprefix(b"\r\n").removesuffix(b"\r\n").partition(b"\r\n\r\n")
-        name = re.search(rb'name="([^"]*)"', head)
-        kind = re.search(rb"content-type:\s*([^\r\n]+)", head, re.IGNORECASE)
-        if name is not None:
-            fields[name[1].decode()] = (kind[1].decode() if kind else None, data)
-    return fields
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients reuse connections as they do with Meta
 
@@ -295,6 +285,10 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, ctype, payload, extra = app.handle(self.command, unquote(path), query.encode(), headers, body)
+        if status == DROP:
+            # Meta acted, then the connection broke before its answer.
+            self.close_connection = True
+            return
         self.send_response(status)
         for name, value in [("Content-Type", ctype), ("Content-Length", str(len(payload))), *extra]:
             self.send_header(name, value)

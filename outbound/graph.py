@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -28,7 +29,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 # (the job queue), which can wait without holding a request open.
 MAX_DELAY = 60.0
 _CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
-# Errors raised before any byte reached Meta: safe to repeat even for a send.
+# Graph ids (phone_number_id, media id) are numbers; a path is built only from such parts.
+_GRAPH_ID = re.compile(r"^[0-9]{1,32}$")
+# Errors raised before any byte of the request was written (connection refused, DNS failure, no pooled
+# connection in time): they prove Meta received nothing, so they are the only ones a send may repeat.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -46,6 +50,9 @@ class GraphError(Exception):
     fbtrace_id: str | None = None
     retryable: bool = False
     retry_after: float | None = None
+    # The request was written but no answer proves what Meta did (lost connection, read timeout, a 5xx
+    # or an unreadable 200 to a send): Meta may have acted, so the call must not be repeated blindly.
+    ambiguous: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -53,7 +60,7 @@ class GraphError(Exception):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, "
-            f"title={self.title!r}, retryable={self.retryable!r})"
+            f"title={self.title!r}, retryable={self.retryable!r}, ambiguous={self.ambiguous!r})"
         )
 
 
@@ -157,12 +164,17 @@ class GraphClient:
         """Called once when the owner is done: closes the pooled connections."""
         await self._client.aclose()
 
+    def _path(self, graph_id: str, edge: str = "") -> str:
+        """`/{version}/{id}[/{edge}]` from validated, quoted parts: an id can never rewrite the path."""
+        if not _GRAPH_ID.match(graph_id):
+            raise GraphError(f"{graph_id[:40]!r} is not a Graph API id (digits only).")
+        parts = [self.api_version, graph_id, *([edge] if edge else [])]
+        return "/" + "/".join(quote(part, safe=".") for part in parts)
+
     async def send_message(self, phone_number_id: str, payload: Mapping[str, Any]) -> SendResult:
         """POST one message; a send that may have reached Meta is never repeated on a lost answer."""
         body = {**payload, "messaging_product": "whatsapp"}
-        data = await self._json(
-            "POST", f"/{self.api_version}/{phone_number_id}/messages", idempotent=False, json=body
-        )
+        data = await self._json("POST", self._path(phone_number_id, "messages"), idempotent=False, json=body)
         messages, contacts = data.get("messages"), data.get("contacts")
         message = (
             messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else {}
@@ -172,7 +184,7 @@ class GraphClient:
         )
         wamid = _str(message.get("id"))
         if wamid is None:
-            raise GraphError("Meta accepted the send but returned no message id.", status=200)
+            raise GraphError("Meta accepted the send but returned no message id.", status=200, ambiguous=True)
         return SendResult(
             wamid=wamid,
             wa_id=_str(contact.get("wa_id")),
@@ -187,13 +199,11 @@ class GraphClient:
         body: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
         if typing:
             body["typing_indicator"] = {"type": "text"}
-        await self._json(
-            "POST", f"/{self.api_version}/{phone_number_id}/messages", idempotent=True, json=body
-        )
+        await self._json("POST", self._path(phone_number_id, "messages"), idempotent=True, json=body)
 
     async def get_media(self, media_id: str) -> MediaInfo:
         """The short-lived download URL and the checksum of a media object."""
-        data = await self._json("GET", f"/{self.api_version}/{media_id}", idempotent=True)
+        data = await self._json("GET", self._path(media_id), idempotent=True)
         url, mime_type = _str(data.get("url")), _str(data.get("mime_type"))
         if url is None or mime_type is None:
             raise GraphError(f"Meta's answer for media {media_id} has no url or mime_type.", status=200)
@@ -227,8 +237,9 @@ class GraphClient:
         """Upload bytes for a later send; returns the media id."""
         answer = await self._json(
             "POST",
-            f"/{self.api_version}/{phone_number_id}/media",
-            idempotent=False,
+            self._path(phone_number_id, "media"),
+            # A repeated upload leaves at most an unused media object; nothing reaches a customer.
+            idempotent=True,
             data={"messaging_product": "whatsapp", "type": mime_type},
             files={"file": (filename, data, mime_type)},
         )
@@ -246,14 +257,20 @@ class GraphClient:
             data = None
         if not isinstance(data, dict):
             raise GraphError(
-                f"Meta answered {method} {httpx.URL(url).path} with a body that is not JSON.", status=200
+                f"Meta answered {method} {httpx.URL(url).path} with a body that is not JSON.",
+                status=200,
+                ambiguous=not idempotent,
             )
         return data
 
     async def _send(
         self, method: str, url: str, *, idempotent: bool, stream: bool = False, **kwargs: Any
     ) -> httpx.Response:
-        """One call with bounded retries: 429, 5xx, Meta's throttling codes and network failures."""
+        """One call with bounded retries: 429, 5xx, Meta's throttling codes and network failures.
+
+        A call that is not idempotent (a send) is repeated only after an error proving Meta received
+        nothing: a refused connection, or a throttling answer. Anything else raises `ambiguous`.
+        """
         path = httpx.URL(url).path  # never the query string: media URLs carry access hashes
         attempt = 0
         while True:
@@ -261,16 +278,21 @@ class GraphClient:
             try:
                 response = await self._client.send(request, stream=stream)
             except httpx.TransportError as exc:
-                error = GraphError(
-                    self._redact(f"{method} {path} failed: {type(exc).__name__}: {exc}"), retryable=True
-                )
-                # A send that may have reached Meta is not repeated here: the customer could get it twice.
+                # A send that may have reached Meta is not repeated: the customer could get it twice.
                 repeat = idempotent or isinstance(exc, _NOT_SENT)
+                error = GraphError(
+                    self._redact(f"{method} {path} failed: {type(exc).__name__}: {exc}"),
+                    retryable=repeat,
+                    ambiguous=not repeat,
+                )
                 delay = self._backoff(attempt)
             else:
                 if response.is_success:
                     return response
                 error = self._error(method, path, response, await self._error_body(response, stream))
+                if not idempotent and response.status_code >= 500:
+                    # Meta may fail after acting (131000 "Something went wrong"): the send is unknown.
+                    error.retryable, error.ambiguous = False, True
                 repeat = error.retryable and (
                     response.status_code == 429
                     or response.status_code >= 500

@@ -1,12 +1,15 @@
-"""Sends a message to Meta: store it pending, call the Graph API after commit, record the answer.
+"""Sends a message to Meta: store it pending with its job, run the job at once, record the answer.
 
-REST (`POST /api/whatsapp/messages/`) and the WebSocket `send` frame both call `send_message_for`. A
-throttled or failed-over answer (130429, 131056, 80007, 5xx, a lost connection) keeps the message
-`pending` and hands it to the durable `message.send` job, which retries with backoff.
+REST (`POST /api/whatsapp/messages/`) and the WebSocket `send` frame both call `send_message_for`. The
+message's states (docs/reliability.md): `pending` until Meta answers; `sent` (and later statuses) or
+`failed` when it did; `unknown` when the call was made and the answer lost. Only an error proving that
+nothing reached Meta (a refused connection, a throttling answer) keeps it `pending` for the durable
+`message.send` job to try again with backoff; an ambiguous one is never repeated by the hub.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,17 +20,30 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from outbound.error_catalogue import describe_error
-from outbound.graph import GraphError, SendingDisabled, SendResult, graph_client_from_settings
+from outbound.graph import (
+    DEFAULT_TIMEOUT,
+    GraphError,
+    SendingDisabled,
+    SendResult,
+    graph_client_from_settings,
+)
 from outbound.payloads import SendValidationError, build_message, is_free_form
-from outbound.worker import PermanentFailure, RetryLater
+from outbound.worker import PermanentFailure, RetryLater, run_job
 from store import jobs
 from store.actions.send import (
     SendOutcome,
     SendRequest,
+    body_hash,
+    credential_idempotency_key,
     prepare_send,
-    user_idempotency_key,
 )
-from store.actions.send_result import enqueue_send_retry, load_pending, record_send_failed, record_sent
+from store.actions.send_attempt import (
+    begin_send,
+    record_not_sent,
+    record_send_failed,
+    record_send_unknown,
+)
+from store.actions.send_result import record_sent
 from store.auth import Principal
 from store.errors import HubError
 from store.events import message_json
@@ -37,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 # The least wait before a queued retry; Meta's Retry-After or documented delay wins when longer.
 MIN_RETRY_DELAY = timedelta(seconds=2)
+# One call to Meta; well inside the send job's lease (store/actions/send.py, OUTBOX_LEASE).
+SEND_TIMEOUT = DEFAULT_TIMEOUT
 SENDING_DISABLED_DETAIL = (
     "Sending is disabled on this hub: WHATSAPP_ACCESS_TOKEN is not set. Nothing was stored or sent."
 )
@@ -52,6 +70,12 @@ class Attempt:
 
     message: WhatsAppMessage | None
     retry: GraphError | None = None
+
+
+# Sends running for requests that went away: kept referenced so that they finish.
+_detached: set[asyncio.Future[WhatsAppMessage | None]] = set()
+# Fields of a send body that are not the message: they never change what reaches the customer.
+_NOT_CONTENT = ("reply_to", "business", "request_id", "idempotency_key", "type")
 
 
 async def send_message_for(
@@ -70,19 +94,29 @@ async def send_message_for(
         prepared = await sync_to_async(prepare_send)(request)
     except HubError as error:
         return SendOutcome(error.status, error=error.code, detail=error.detail)
-    if prepared.replay:
+    if prepared.replay or prepared.job is None:
         return outcome_of(prepared.message)
-    attempt = await attempt_send(prepared.message.pk)
-    message = attempt.message or prepared.message
-    if attempt.retry is not None:
-        await sync_to_async(enqueue_send_retry)(message.pk, retry_delay(attempt.retry))
-    return outcome_of(message)
+    message = await run_send_now(prepared.job, prepared.message.pk)
+    return outcome_of(message or prepared.message)
+
+
+async def run_send_now(job: Job, message_pk: int) -> WhatsAppMessage | None:
+    """Run a new send's job in this request; a client that disconnects does not cancel it."""
+    task = asyncio.ensure_future(_run_and_reload(job, message_pk))
+    _detached.add(task)
+    task.add_done_callback(_detached.discard)
+    return await asyncio.shield(task)
+
+
+async def _run_and_reload(job: Job, message_pk: int) -> WhatsAppMessage | None:
+    await run_job(send_message_job, job)
+    return await WhatsAppMessage.objects.filter(pk=message_pk).afirst()
 
 
 def _request(principal: Principal, body: Mapping[str, Any], idempotency_key: str | None) -> SendRequest:
     if not isinstance(body, Mapping):
         raise SendValidationError("invalid_body", "The body must be a JSON object.")
-    content = {k: v for k, v in body.items() if k not in ("reply_to", "business", "request_id", "type")}
+    content = {k: v for k, v in body.items() if k not in _NOT_CONTENT}
     payload = build_message(content)
     reply_to = body.get("reply_to")
     if reply_to is not None and (isinstance(reply_to, bool) or not isinstance(reply_to, str | int)):
@@ -97,38 +131,49 @@ def _request(principal: Principal, body: Mapping[str, Any], idempotency_key: str
         business=business.strip() if business else None,
         reply_to=reply_to,
         free_form=is_free_form(content),
-        idempotency_key=user_idempotency_key(principal.user.pk, idempotency_key),
+        idempotency_key=credential_idempotency_key(principal, idempotency_key),
+        body_hash=body_hash({k: v for k, v in body.items() if k not in ("request_id", "idempotency_key")}),
         sender_name=principal.user.get_username(),
     )
 
 
-async def attempt_send(message_pk: int) -> Attempt:
-    """Call Meta once for a pending message and record a final answer; a retryable error is returned."""
-    found = await sync_to_async(load_pending)(message_pk)
-    if found is None:
-        # Already sent or failed (a job that ran twice): nothing to do.
-        current = await WhatsAppMessage.objects.filter(pk=message_pk).afirst()
-        return Attempt(current)
-    message, business = found
+async def attempt_send(job: Job, message_pk: int) -> Attempt:
+    """Call Meta once for a pending message under `job`'s lease and record the answer.
+
+    An error proving nothing reached Meta is returned for the job to retry; a lost answer makes the
+    message `unknown`, never a second call.
+    """
+    begun = await sync_to_async(begin_send)(message_pk, job)
+    if begun.business is None:
+        # Already settled (a job that ran twice), or the lease passed to another worker.
+        return Attempt(begun.message)
     try:
-        result = await _call_meta(business, message.raw)
+        result = await _call_meta(begun.business, begun.message.raw if begun.message else {})
     except SendingDisabled as disabled:
         failed = await sync_to_async(record_send_failed)(message_pk, code=None, title=str(disabled))
         return Attempt(failed)
     except GraphError as error:
+        if error.ambiguous:
+            logger.warning("send of message %s has no answer: %r", message_pk, error)
+            return Attempt(await sync_to_async(record_send_unknown)(message_pk))
         if error.retryable:
             logger.info("send of message %s deferred: %r", message_pk, error)
-            return Attempt(message, retry=error)
+            await sync_to_async(record_not_sent)(message_pk)
+            return Attempt(begun.message, retry=error)
         logger.warning("send of message %s refused: %r", message_pk, error)
         failed = await sync_to_async(record_send_failed)(message_pk, code=error.code, title=_title(error))
         return Attempt(failed)
+    except BaseException:
+        # Cancelled or crashed mid-call: Meta may have the message, so it must not be sent again.
+        await asyncio.shield(sync_to_async(record_send_unknown)(message_pk))
+        raise
     sent = await sync_to_async(record_sent)(message_pk, wamid=result.wamid, wa_id=result.wa_id)
     return Attempt(sent)
 
 
 async def _call_meta(business: str, payload: Mapping[str, Any]) -> SendResult:
     # No retries inside the request: a wait belongs to the job queue, not to an open HTTP request.
-    async with graph_client_from_settings(max_retries=0) as client:
+    async with graph_client_from_settings(max_retries=0, timeout=SEND_TIMEOUT) as client:
         return await client.send_message(business, payload)
 
 
@@ -142,13 +187,16 @@ def retry_delay(error: GraphError) -> timedelta:
 
 
 async def send_message_job(job: Job) -> None:
-    """The durable retry of a send Meta throttled or left unanswered; at the end the message fails."""
+    """A send's job: run at once by the request that stored it, later by a worker if that one died."""
     message_pk = int(job.payload.get("message_id", 0))
-    await finish_job(job, message_pk, await attempt_send(message_pk))
+    await finish_job(job, message_pk, await attempt_send(job, message_pk))
 
 
 async def finish_job(job: Job, message_pk: int, attempt: Attempt) -> None:
-    """Turn an attempt into the job's fate: done, retried later, or failed (with the message failed too)."""
+    """Turn an attempt into the job's fate: done, retried later, or failed (with the message failed too).
+
+    Retries run out only after errors that proved nothing reached Meta, so the message is `failed`.
+    """
     if attempt.retry is not None:
         error = attempt.retry
         if job.attempts >= job.max_attempts:

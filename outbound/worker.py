@@ -33,6 +33,44 @@ class PermanentFailure(Exception):
     """The job can never succeed; it is marked failed with this reason."""
 
 
+async def keep_leased(job: Job, lease: timedelta = LEASE) -> None:
+    """Renew `job`'s lease every third of it while its handler runs (a 100 MB download, a slow Meta)."""
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+        try:
+            renewed = await sync_to_async(jobs.renew)(job, lease)
+        except Exception:
+            logger.warning("lease of job %s not renewed; retrying", job.pk, exc_info=True)
+            continue
+        if not renewed:
+            logger.warning("job %s %s lost its lease to another worker", job.kind, job.pk)
+            return
+
+
+async def run_job(handler: Handler, job: Job, lease: timedelta = LEASE) -> None:
+    """Run one claimed job under its renewed lease and record its fate: done, retried later, or failed.
+
+    A fate recorded after the lease passed to another worker changes nothing (store/jobs.py fences it).
+    """
+    heartbeat = asyncio.create_task(keep_leased(job, lease))
+    try:
+        await handler(job)
+    except RetryLater as retry:
+        logger.info("job %s %s will retry: %s", job.kind, job.pk, retry)
+        await sync_to_async(jobs.retry_later)(job, str(retry), retry.delay)
+    except PermanentFailure as failure:
+        logger.warning("job %s %s failed: %s", job.kind, job.pk, failure)
+        await sync_to_async(jobs.fail)(job, str(failure))
+    except Exception as error:
+        logger.exception("job %s %s raised", job.kind, job.pk)
+        await sync_to_async(jobs.retry_later)(job, f"{type(error).__name__}: {error}")
+    else:
+        if not await sync_to_async(jobs.complete)(job):
+            logger.warning("job %s %s finished after its lease passed to another worker", job.kind, job.pk)
+    finally:
+        heartbeat.cancel()
+
+
 class Worker:
     """Claims due jobs and runs up to `concurrency` of them at a time."""
 
@@ -73,18 +111,7 @@ class Worker:
 
     async def _run_one(self, job: Job) -> None:
         try:
-            await self.handlers[job.kind](job)
-        except RetryLater as retry:
-            logger.info("job %s %s will retry: %s", job.kind, job.pk, retry)
-            await sync_to_async(jobs.retry_later)(job, str(retry), retry.delay)
-        except PermanentFailure as failure:
-            logger.warning("job %s %s failed: %s", job.kind, job.pk, failure)
-            await sync_to_async(jobs.fail)(job, str(failure))
-        except Exception as error:
-            logger.exception("job %s %s raised", job.kind, job.pk)
-            await sync_to_async(jobs.retry_later)(job, f"{type(error).__name__}: {error}")
-        else:
-            await sync_to_async(jobs.complete)(job)
+            await run_job(self.handlers[job.kind], job)
         finally:
             self.slots.release()
 

@@ -346,10 +346,13 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         return key
 
     async def _send(self, frame: dict[str, object]) -> str:
-        """The REST send over the socket; the frame's `request_id` doubles as its idempotency key."""
+        """The REST send over the socket; `request_id` only correlates the answer, `idempotency_key`
+        (optional) names the send as REST's Idempotency-Key header does (docs/websocket.md)."""
         assert self.token_scope is not None
         request_id = request_id_of(frame)
-        key = str(request_id) if request_id is not None else None
+        key = frame.get("idempotency_key")
+        if key is not None and not isinstance(key, str):
+            raise FrameError("idempotency_key must be a string.", "invalid_idempotency_key")
         user = await db_call(User.objects.get, pk=self.user_id)
         principal = Principal(user=user, scope=self.token_scope, token_id=self.token_id)
         outcome = await send_message_for(principal, frame, key)

@@ -32,3 +32,8 @@ class NotFound(HubError):
 class Conflict(HubError):
     status = 409
     code = "conflict"
+
+
+class Unprocessable(HubError):
+    status = 422
+    code = "unprocessable"

@@ -17,6 +17,8 @@ class Direction(models.TextChoices):
 class MessageStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     PENDING = "pending", "Pending"
+    # The send reached Meta or not, nobody knows: the answer was lost (docs/reliability.md).
+    UNKNOWN = "unknown", "Unknown"
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     READ = "read", "Read"
@@ -203,9 +205,13 @@ class WhatsAppMessage(models.Model):
     # are `store.events.MessageContentJSON`'s (docs/message-content.md); absent ones were not sent.
     content = PerValueJSONField(default=dict, blank=True)
     notes = models.TextField(blank=True, default="")
-    # `<user id>:<Idempotency-Key>` of the send that created it (or an auto-reply's rule key): a retried
+    # `<credential>:<Idempotency-Key>` of the send that created it (or an auto-reply's rule key): a retried
     # request finds its first result instead of sending twice. NULL for everything else.
     idempotency_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # SHA-256 of the request body the key was first used with: the same key with another body is refused.
+    idempotency_body_hash = models.CharField(max_length=64, blank=True, default="")
+    # When the call to Meta began: a send found pending with this set may have reached Meta.
+    send_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "message"

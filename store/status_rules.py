@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-# pending < sent < delivered < read < played; `delivered` may never come.
-FORWARD_RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "played": 4}
+# pending, unknown < sent < delivered < read < played; `delivered` may never come. `unknown` (the answer
+# to the send was lost) is left by Meta's first status for the message, which proves it arrived.
+FORWARD_RANK = {"pending": 0, "unknown": 0, "sent": 1, "delivered": 2, "read": 3, "played": 4}
 FAILED = "failed"
 
 

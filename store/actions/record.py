@@ -16,6 +16,7 @@ from store.actions.autoreply_rules import enqueue_autoreplies
 from store.actions.conversations import CustomerKey, lock_conversations, make_key
 from store.actions.message_rows import apply_status, count_message, message_from_record, status_row
 from store.actions.normalise import normalised
+from store.actions.send_result import adopt_wamids
 from store.columns import clip_to_columns, fit
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
@@ -306,6 +307,10 @@ class _BatchRecorder:
             .filter(message_id__in=wamids, direction=Direction.OUTBOUND)
             .order_by("pk")
         }
+        # A send whose answer was lost is known to Meta's statuses by the callback data the hub set.
+        messages |= adopt_wamids(
+            (r.wamid, r.biz_opaque_callback_data) for r in records if r.wamid not in messages
+        )
         known_rows = set(
             WhatsAppMessageStatus.objects.filter(wamid__in=wamids).values_list("wamid", "status")
         )

@@ -1,27 +1,27 @@
-"""Records Meta's answer to a send: the wamid and `sent`, or `failed` with Meta's error, with their events."""
+"""Records Meta's acceptance of a send: the wamid and `sent`, with its events, from the answer or a status.
+
+Refusals and lost answers are recorded by store/actions/send_attempt.py.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
 
 from django.db import transaction
 
-from store import jobs
 from store.actions.message_rows import apply_status, count_message, preview
-from store.actions.send import SEND_JOB, is_placeholder
+from store.actions.send import is_placeholder
 from store.columns import column_length
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
 from store.models import (
-    Job,
+    Direction,
     MessageStatus,
     WhatsAppConversation,
     WhatsAppMessage,
     WhatsAppMessageStatus,
 )
 from store.status_rules import advance_status
-
-SEND_MAX_ATTEMPTS = 8
 
 
 def record_sent(message_pk: int, *, wamid: str, wa_id: str | None = None) -> WhatsAppMessage | None:
@@ -55,44 +55,26 @@ def record_sent(message_pk: int, *, wamid: str, wa_id: str | None = None) -> Wha
         return message
 
 
-def record_send_failed(message_pk: int, *, code: int | None, title: str) -> WhatsAppMessage | None:
-    """Meta refused the message for good (or retries ran out): `failed` with Meta's code and title."""
-    with transaction.atomic():
-        conversation_id = WhatsAppMessage.objects.filter(pk=message_pk).values_list(
-            "conversation_id", flat=True
-        )
-        conversation = WhatsAppConversation.objects.select_for_update().filter(pk__in=conversation_id).first()
-        message = WhatsAppMessage.objects.select_for_update().filter(pk=message_pk).first()
-        if message is None or conversation is None:
-            return None
-        if message.status != MessageStatus.PENDING:
-            return message
-        message.status = MessageStatus.FAILED
-        message.error_code = code
-        message.error_title = title[: column_length(WhatsAppMessage, "error_title")]
-        message.save(update_fields=["status", "error_code", "error_title"])
-        append_events([PendingEvent("message.updated", conversation, event_payload(conversation, message))])
-        return message
+def adopt_wamids(statuses: Iterable[tuple[str, str]]) -> dict[str, WhatsAppMessage]:
+    """Sends whose answer never came, found by the `biz_opaque_callback_data` Meta echoes in a status.
 
-
-def enqueue_send_retry(message_pk: int, delay: timedelta) -> Job | None:
-    """Queue the durable retry of a pending send; one per message however often it is asked for."""
-    with transaction.atomic():
-        return jobs.enqueue(
-            SEND_JOB,
-            {"message_id": message_pk},
-            dedupe_key=f"send:{message_pk}",
-            delay=delay,
-            max_attempts=SEND_MAX_ATTEMPTS,
-        )
-
-
-def load_pending(message_pk: int) -> tuple[WhatsAppMessage, str] | None:
-    """A message still waiting for Meta and the business number it goes from, or None."""
-    message = WhatsAppMessage.objects.select_related("conversation").filter(pk=message_pk).first()
-    if message is None or message.status != MessageStatus.PENDING or not is_placeholder(message.message_id):
-        return None
-    return message, message.conversation.business_phone_number_id
+    `statuses` holds (wamid, callback data) of statuses naming no known message. Each message found by
+    its placeholder takes the status's wamid now (locked and saved), so the status applies to it.
+    """
+    wanted = {callback: wamid for wamid, callback in statuses if is_placeholder(callback)}
+    if not wanted:
+        return {}
+    found = (
+        WhatsAppMessage.objects.select_for_update()
+        .filter(message_id__in=wanted, direction=Direction.OUTBOUND)
+        .order_by("pk")
+    )
+    adopted: dict[str, WhatsAppMessage] = {}
+    for message in found:
+        message.message_id = wanted[message.message_id][: column_length(WhatsAppMessage, "message_id")]
+        message.save(update_fields=["message_id"])
+        adopted[message.message_id] = message
+    return adopted
 
 
 def _lock_conversations(message_pk: int, wa_id: str | None) -> dict[int, WhatsAppConversation]:

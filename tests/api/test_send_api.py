@@ -18,10 +18,10 @@ from outbound import fake_graph as fake_graph_module
 from outbound.fake_graph import DEFAULT_TOKEN, Failure, FakeGraph
 from store.actions.record import record_batch
 from store.auth import issue_token
-from store.models import WhatsAppMessage
+from store.models import Job, WhatsAppBusinessNumber, WhatsAppConversation, WhatsAppMessage
 from store.records import IngestBatch, MessageRecord
 from tests.api.clients import make_client
-from tests.api.data import ALICE, ALICE_ID, BOB_ID, SHOP, inbound
+from tests.api.data import ALICE, ALICE_ID, BOB, BOB_ID, SHOP, inbound
 from tests.support import TEST_APP_SECRET, HubTransport, post_webhook
 from webhook.samples import encode, envelope, status_update
 
@@ -99,14 +99,26 @@ def test_send_api_meta_refusal_keeps_the_failed_message(api: Client, fake: FakeG
 
 
 @pytest.mark.django_db
-def test_send_api_meta_server_error_is_queued_as_pending(api: Client, fake: FakeGraph) -> None:
+def test_send_api_meta_throttling_is_queued_as_pending(api: Client, fake: FakeGraph) -> None:
+    alice_wrote()
+    fake.app.fail_next(Failure(code=130429))
+
+    response = post(api, {"to": ALICE_ID, "text": "Hi"})
+
+    assert response.status_code == 201
+    assert response.json()["message"]["status"] == "pending"
+
+
+@pytest.mark.django_db
+def test_send_api_meta_server_error_is_unknown_and_not_retried(api: Client, fake: FakeGraph) -> None:
     alice_wrote()
     fake.app.fail_next(Failure(code=131000))
 
     response = post(api, {"to": ALICE_ID, "text": "Hi"})
 
     assert response.status_code == 201
-    assert response.json()["message"]["status"] == "pending"
+    assert response.json()["message"]["status"] == "unknown"
+    assert Job.objects.get(kind="message.send").state == "done"
 
 
 @pytest.mark.django_db
@@ -234,3 +246,100 @@ def test_send_api_fake_graph_status_webhooks_reach_the_hub(
     assert current.status == "read"
     assert current.statuses.count() == 3
     assert ALICE.wa_id == current.to_number
+
+
+@pytest.mark.django_db
+def test_send_api_idempotency_key_of_another_token_of_the_same_user_sends_its_own_message(
+    agent: User, bearer: Callable[[str], Client], fake: FakeGraph
+) -> None:
+    alice_wrote()
+    record_batch(IngestBatch(businesses=[SHOP], messages=[_at(bob_record(), datetime.now(UTC))]))
+    token_a = bearer(issue_token(agent, customers=[ALICE_ID]))
+    token_b = bearer(issue_token(agent, customers=[BOB_ID]))
+
+    first = post(token_a, {"to": ALICE_ID, "text": "For Alice"}, **{"Idempotency-Key": "order-42"})
+    second = post(token_b, {"to": BOB_ID, "text": "For Bob"}, **{"Idempotency-Key": "order-42"})
+
+    assert first.status_code == second.status_code == 201
+    assert second.json()["message"]["text_body"] == "For Bob"
+    assert second.json()["message"]["id"] != first.json()["message"]["id"]
+    assert [s["body"]["text"]["body"] for s in fake.app.sent] == ["For Alice", "For Bob"]
+
+
+def bob_record() -> MessageRecord:
+    return inbound("wamid.bob1", customer=BOB, minutes=0)
+
+
+@pytest.mark.django_db
+def test_send_api_same_idempotency_key_with_another_body_is_422(api: Client, fake: FakeGraph) -> None:
+    alice_wrote()
+
+    first = post(api, {"to": ALICE_ID, "text": "Hi"}, **{"Idempotency-Key": "k"})
+    reused = post(api, {"to": ALICE_ID, "text": "Something else"}, **{"Idempotency-Key": "k"})
+    replay = post(api, {"text": "Hi", "to": ALICE_ID}, **{"Idempotency-Key": "k"})
+
+    assert first.status_code == 201
+    assert reused.status_code == 422
+    assert reused.json()["error"] == "idempotency_key_reused"
+    assert "message" not in reused.json()
+    assert replay.status_code == 201
+    assert replay.json()["message"]["id"] == first.json()["message"]["id"]
+    assert len(fake.app.sent) == 1
+
+
+@pytest.mark.django_db
+def test_send_api_idempotency_key_expires_after_24_hours(api: Client, fake: FakeGraph) -> None:
+    alice_wrote()
+    first = post(api, {"to": ALICE_ID, "text": "Hi"}, **{"Idempotency-Key": "daily"})
+    WhatsAppMessage.objects.filter(pk=first.json()["message"]["id"]).update(
+        received_at=datetime.now(UTC) - timedelta(hours=25)
+    )
+
+    later = post(api, {"to": ALICE_ID, "text": "Hi"}, **{"Idempotency-Key": "daily"})
+
+    assert later.status_code == 201
+    assert later.json()["message"]["id"] != first.json()["message"]["id"]
+    assert len(fake.app.sent) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("business", ["../../v1.0/me/accounts?", "123#", "999?x=", "1001/../2002", " 1001x"])
+def test_send_api_business_that_is_not_a_phone_number_id_is_400_and_nothing_is_stored(
+    api: Client, fake: FakeGraph, business: str
+) -> None:
+    alice_wrote()
+    conversations = WhatsAppConversation.objects.count()
+
+    response = post(api, {"to": ALICE_ID, "text": "Hi", "business": business})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_business"
+    assert fake.app.sent == []
+    assert WhatsAppConversation.objects.count() == conversations
+    assert not WhatsAppMessage.objects.filter(direction="outbound").exists()
+
+
+@pytest.mark.django_db
+def test_send_api_business_the_hub_does_not_know_is_400(api: Client, fake: FakeGraph) -> None:
+    alice_wrote()
+
+    response = post(api, {"to": ALICE_ID, "text": "Hi", "business": "99999"})
+
+    assert (response.status_code, response.json()["error"]) == (400, "unknown_business")
+    assert fake.app.sent == []
+    assert not WhatsAppConversation.objects.filter(business_phone_number_id="99999").exists()
+
+
+@pytest.mark.django_db
+def test_send_api_business_outside_the_token_scope_is_403(
+    agent: User, bearer: Callable[[str], Client], fake: FakeGraph
+) -> None:
+    alice_wrote()
+    WhatsAppBusinessNumber.objects.create(phone_number_id="2002")
+    scoped = bearer(issue_token(agent, business=SHOP.phone_number_id))
+
+    response = post(scoped, {"to": ALICE_ID, "text": "Hi", "business": "2002"})
+
+    assert response.status_code == 403
+    assert fake.app.sent == []
+    assert not WhatsAppConversation.objects.filter(business_phone_number_id="2002").exists()

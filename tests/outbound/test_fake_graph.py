@@ -156,7 +156,7 @@ async def test_fake_token_never_logged_over_real_http(
     fake: FakeGraph, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    control(fake, "POST", "/_fake/fail-next", json={"code": 131000, "times": 1})
+    control(fake, "POST", "/_fake/fail-next", json={"code": 130429, "times": 1})
     async with client_for(fake) as client:
         await client.send_message(PHONE_NUMBER_ID, build_message({"to": "16505551234", "text": "hi"}))
     assert "retry" in caplog.text

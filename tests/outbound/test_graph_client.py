@@ -101,9 +101,9 @@ async def test_mark_read_posts_read_status() -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
     "failure",
-    [httpx.Response(429, json={}), httpx.Response(500, text="oops"), meta_error(130429), meta_error(4)],
+    [httpx.Response(429, json={}), meta_error(130429), meta_error(4)],
 )
-async def test_send_message_throttled_or_server_error_retries_then_succeeds(failure: httpx.Response) -> None:
+async def test_send_message_throttled_retries_then_succeeds(failure: httpx.Response) -> None:
     recorder = Recorder(failure, sent_ok())
     async with recorder.client() as client:
         result = await client.send_message("123", {"to": "1", "type": "text", "text": {"body": "hi"}})
@@ -172,21 +172,50 @@ async def test_send_message_non_throttling_client_error_is_not_retried(code: int
 
 
 @pytest.mark.asyncio
-async def test_send_message_connect_error_is_retried() -> None:
-    recorder = Recorder(httpx.ConnectError("refused"), sent_ok())
+@pytest.mark.parametrize(
+    "unsent",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("no route"), httpx.PoolTimeout("pool full")],
+)
+async def test_send_message_error_before_the_write_is_retried(unsent: Exception) -> None:
+    recorder = Recorder(unsent, sent_ok())
     async with recorder.client() as client:
         result = await client.send_message("123", {"to": "1", "type": "text", "text": {"body": "hi"}})
     assert result.wamid == "wamid.XYZ"
+    assert len(recorder.requests) == 2
 
 
 @pytest.mark.asyncio
-async def test_send_message_read_timeout_is_not_repeated_to_avoid_double_send() -> None:
-    recorder = Recorder(httpx.ReadTimeout("slow"), sent_ok())
-    async with recorder.client() as client:
+@pytest.mark.parametrize(
+    "lost",
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.ReadError("reset"),
+        httpx.RemoteProtocolError("closed without answer"),
+        httpx.WriteTimeout("half written"),
+        meta_error(131000, 500),
+        meta_error(131016, 503),
+        httpx.Response(502, text="Bad Gateway"),
+        httpx.Response(200, text="<html>"),
+        httpx.Response(200, json={"messaging_product": "whatsapp"}),
+    ],
+)
+async def test_send_message_lost_answer_is_ambiguous_and_never_repeated(
+    lost: httpx.Response | Exception,
+) -> None:
+    recorder = Recorder(lost, sent_ok())
+    async with recorder.client(max_retries=3) as client:
         with pytest.raises(GraphError) as caught:
             await client.send_message("123", {"to": "1", "type": "text", "text": {"body": "hi"}})
-    assert caught.value.retryable
+    assert (caught.value.ambiguous, caught.value.retryable) == (True, False)
     assert len(recorder.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_mark_read_server_error_is_retried() -> None:
+    recorder = Recorder(httpx.Response(500, text="oops"), httpx.Response(200, json={"success": True}))
+    async with recorder.client() as client:
+        await client.mark_read("123", "wamid.A")
+    assert len(recorder.requests) == 2
 
 
 @pytest.mark.asyncio
@@ -263,7 +292,7 @@ async def test_token_never_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixt
     echo_body = json.loads(echo.content)
     echo_body["error"]["message"] = f"Invalid OAuth access token {TOKEN}"
     recorder = Recorder(
-        httpx.Response(500, json={}),
+        httpx.Response(429, json={}),
         httpx.Response(401, json=echo_body),
         httpx.ConnectError(f"failed for {TOKEN}"),
         httpx.ConnectError("again"),

@@ -54,7 +54,10 @@ def send(principal: Principal, body: dict[str, Any], key: str | None = None) -> 
 
 
 def sent_bodies(fake: FakeGraph) -> list[dict[str, Any]]:
-    return [item["body"] for item in fake.app.sent]
+    """What reached the fake, without the per-send callback data (asserted on its own)."""
+    return [
+        {k: v for k, v in item["body"].items() if k != "biz_opaque_callback_data"} for item in fake.app.sent
+    ]
 
 
 def test_send_text_goes_out_in_meta_shape_and_is_recorded_sent(fake: FakeGraph, principal: Principal) -> None:
@@ -65,6 +68,7 @@ def test_send_text_goes_out_in_meta_shape_and_is_recorded_sent(fake: FakeGraph, 
 
     assert outcome.status == 201
     assert fake.app.sent[0]["phone_number_id"] == BUSINESS.phone_number_id
+    assert fake.app.sent[0]["body"]["biz_opaque_callback_data"].startswith("pending:")
     assert sent_bodies(fake) == [
         {
             "messaging_product": "whatsapp",
@@ -313,7 +317,7 @@ def test_send_same_idempotency_key_sends_once(fake: FakeGraph, principal: Princi
     assert other.message is not None
     assert first.message["id"] == second.message["id"] != other.message["id"]
     assert len(fake.app.sent) == 2
-    assert WhatsAppMessage.objects.get(pk=first.message["id"]).idempotency_key == f"{principal.user.pk}:k-1"
+    assert WhatsAppMessage.objects.get(pk=first.message["id"]).idempotency_key == f"u{principal.user.pk}:k-1"
 
 
 def test_send_replay_of_a_refused_send_repeats_the_error(fake: FakeGraph, principal: Principal) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 
-from outbound.worker import PermanentFailure, RetryLater, Worker
+from outbound.worker import PermanentFailure, RetryLater, Worker, run_job
 from store import jobs
 from store.models import Job, JobState
 
@@ -62,3 +62,22 @@ async def test_worker_permanent_failure_marks_failed() -> None:
     await run_until_idle(Worker({"doomed": doomed}, idle_seconds=0.05))
     job = await Job.objects.aget()
     assert (job.state, job.last_error) == (JobState.FAILED, "media id expired")
+
+
+async def test_run_job_renews_the_lease_of_a_long_job_so_no_one_reclaims_it() -> None:
+    lease = timedelta(seconds=0.6)
+    await sync_to_async(jobs.enqueue)("download", {})
+    job = await sync_to_async(jobs.claim_next)(["download"], lease)
+    assert job is not None
+    stolen: list[Job | None] = []
+
+    async def long_download(job: Job) -> None:
+        await asyncio.sleep(1.0)  # past the first lease
+        stolen.append(await sync_to_async(jobs.claim_next)(["download"], lease))
+        await asyncio.sleep(0.5)
+
+    await run_job(long_download, job, lease)
+
+    assert stolen == [None]
+    done = await Job.objects.aget(pk=job.pk)
+    assert (done.state, done.attempts) == (JobState.DONE, 1)

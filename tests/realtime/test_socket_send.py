@@ -52,7 +52,13 @@ async def test_socket_send_text_goes_to_meta_and_answers_send_ok(fake_graph: Fak
     await arecord_messages(1, customer=ALICE)  # the customer wrote: the 24-hour window is open
     socket = communicator(INBOX, await amake_token())
     await socket.connect()
-    frame = {"type": "send", "request_id": "r-1", "to": ALICE, "text": "On its way!"}
+    frame = {
+        "type": "send",
+        "request_id": "r-1",
+        "idempotency_key": "k-1",
+        "to": ALICE,
+        "text": "On its way!",
+    }
     await socket.send_json_to(frame)
     reply, events = await frames_until_reply(socket)
     assert reply["type"] == "send.ok"
@@ -63,10 +69,45 @@ async def test_socket_send_text_goes_to_meta_and_answers_send_ok(fake_graph: Fak
     assert events[0]["message"]["status"] == "pending"
     assert [s["body"]["text"]["body"] for s in fake_graph.app.sent] == ["On its way!"]
 
-    await socket.send_json_to(frame)  # the client retries the same frame
+    await socket.send_json_to({**frame, "request_id": "r-2"})  # the client retries the same send
     again, _ = await frames_until_reply(socket)
-    assert again["message"]["id"] == reply["message"]["id"]
+    assert (again["request_id"], again["message"]["id"]) == ("r-2", reply["message"]["id"])
     assert len(fake_graph.app.sent) == 1
+    await socket.disconnect()
+
+
+async def test_socket_send_request_id_reused_on_a_new_socket_sends_the_new_text(
+    fake_graph: FakeGraph,
+) -> None:
+    await arecord_messages(1, customer=ALICE)
+    token = await amake_token()
+    answers = []
+    for text in ("First visit", "Second visit"):
+        socket = communicator(INBOX, token)
+        await socket.connect()
+        # Each connection numbers its requests from r1 again: request_id only correlates the answer.
+        await socket.send_json_to({"type": "send", "request_id": "r1", "to": ALICE, "text": text})
+        reply, _ = await frames_until_reply(socket)
+        answers.append(reply)
+        await socket.disconnect()
+    assert [a["message"]["text_body"] for a in answers] == ["First visit", "Second visit"]
+    assert [s["body"]["text"]["body"] for s in fake_graph.app.sent] == ["First visit", "Second visit"]
+
+
+async def test_socket_send_idempotency_key_with_another_text_is_refused(fake_graph: FakeGraph) -> None:
+    await arecord_messages(1, customer=ALICE)
+    socket = communicator(INBOX, await amake_token())
+    await socket.connect()
+    await socket.send_json_to(
+        {"type": "send", "request_id": 1, "idempotency_key": "k", "to": ALICE, "text": "a"}
+    )
+    await frames_until_reply(socket)
+    await socket.send_json_to(
+        {"type": "send", "request_id": 2, "idempotency_key": "k", "to": ALICE, "text": "b"}
+    )
+    reply, _ = await frames_until_reply(socket)
+    assert (reply["type"], reply["error"], reply["request_id"]) == ("error", "idempotency_key_reused", 2)
+    assert [s["body"]["text"]["body"] for s in fake_graph.app.sent] == ["a"]
     await socket.disconnect()
 
 

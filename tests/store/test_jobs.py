@@ -105,3 +105,45 @@ def test_claim_next_concurrent_workers_never_share_a_job() -> None:
         thread.join(timeout=60)
     assert sorted(claimed) == sorted(Job.objects.values_list("pk", flat=True))
     assert len(set(claimed)) == total
+
+
+def test_stale_holder_cannot_complete_retry_or_fail_a_reclaimed_job() -> None:
+    jobs.enqueue("media", {})
+    stale = jobs.claim_next(lease=timedelta(seconds=-1))
+    assert stale is not None
+    current = jobs.claim_next()
+    assert current is not None
+
+    assert not jobs.complete(stale)
+    assert not jobs.retry_later(stale, "late", delay=timedelta(0))
+    assert not jobs.fail(stale, "late")
+    assert not jobs.renew(stale, timedelta(minutes=1))
+    row = Job.objects.get(pk=current.pk)
+    assert (row.state, row.attempts, row.last_error) == (JobState.RUNNING, 2, "")
+    assert jobs.complete(current)
+    assert Job.objects.get(pk=current.pk).state == JobState.DONE
+
+
+def test_job_whose_last_attempt_lost_its_lease_fails_with_its_last_error() -> None:
+    jobs.enqueue("media", {}, max_attempts=2)
+    first = jobs.claim_next()
+    assert first is not None
+    jobs.retry_later(first, "HTTP 503 from the CDN", delay=timedelta(0))
+    assert jobs.claim_next(lease=timedelta(seconds=-1)) is not None  # attempt 2 of 2; its worker dies
+
+    assert jobs.claim_next() is None
+
+    row = Job.objects.get()
+    assert (row.state, row.attempts) == (JobState.FAILED, 2)
+    assert row.last_error == "lease expired on attempt 2 of 2; last error: HTTP 503 from the CDN"
+
+
+def test_enqueue_leased_for_starts_claimed_by_the_caller_until_the_lease_runs_out() -> None:
+    job = jobs.enqueue("media", {}, leased_for=timedelta(minutes=1))
+    assert job is not None
+    assert (job.state, job.attempts) == (JobState.RUNNING, 1)
+    assert jobs.claim_next() is None
+    Job.objects.update(leased_until=jobs.now() - timedelta(seconds=1))
+    reclaimed = jobs.claim_next()
+    assert reclaimed is not None
+    assert reclaimed.attempts == 2
