@@ -56,7 +56,8 @@ def list_conversations(request: HttpRequest, filters: Query[ConversationQuery]) 
     "/conversations/{customer}/", response={200: ConversationOut, **ERRORS}, operation_id="get_conversation"
 )
 def get_conversation(request: HttpRequest, customer: str, lookup: Query[BusinessQuery]) -> ConversationJSON:
-    """The conversation of a customer, by wa_id or BSUID."""
+    """The conversation of a customer, by wa_id or BSUID; 404 outside the token's scope, as for an
+    unknown customer."""
     scope = principal_of(request).scope
     return conversation_json(queries.get_conversation(scope, customer, lookup.business))
 
@@ -112,7 +113,8 @@ def label_filter(value: str | None) -> str | None:
 def mark_read_view(request: HttpRequest, body: MarkReadIn) -> dict[str, Any]:
     """Mark a customer's inbound messages read (`phone_number`), or the given ones (`message_ids`).
 
-    `conversation` is null when `message_ids` spanned several conversations.
+    `conversation` is null when `message_ids` spanned several conversations. An unknown id and one
+    outside the token's scope get the same 404, which names none of the ids.
     """
     result = mark_read(
         principal_of(request).scope,

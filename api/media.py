@@ -39,7 +39,10 @@ def safe_filename(name: str, fallback: str) -> str:
 
 @router.get("/media/{message_id}/", response={200: None, **ERRORS}, operation_id="get_media")
 def get_media(request: HttpRequest, message_id: int) -> FileResponse:
-    """The file of message `id`, with its stored content type; images, audio and video inline."""
+    """The file of message `id`, with its stored content type; images, audio and video inline.
+
+    A message outside the token's scope is answered 404, exactly as an unknown id.
+    """
     message = queries.get_message(principal_of(request).scope, message_id)
     if message.media_status != MediaStatus.DOWNLOADED or not message.media_path:
         raise NotFound(f"Message {message_id} has no stored media file.")

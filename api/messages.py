@@ -50,7 +50,10 @@ def list_messages(request: HttpRequest, filters: Query[MessageQuery]) -> dict[st
 
 @router.get("/messages/{message_id}/", response={200: MessageDetailOut, **ERRORS}, operation_id="get_message")
 def get_message(request: HttpRequest, message_id: int) -> MessageDetailJSON:
-    """One message by its hub `id` (not the wamid), with `raw` and its status history."""
+    """One message by its hub `id` (not the wamid), with `raw` and its status history.
+
+    A message outside the token's scope is answered 404, exactly as an unknown id.
+    """
     message = queries.get_message(principal_of(request).scope, message_id)
     return message_detail_json(message, list(message.statuses.all()))
 

@@ -29,7 +29,8 @@ class BearerAuth(HttpBearer):
 
 
 class SessionAuth(APIKeyCookie):
-    """A logged-in Django user (the admin login); unsafe methods also pass Django's CSRF check."""
+    """A logged-in staff user (the admin login, as the console requires); unsafe methods also pass
+    Django's CSRF check."""
 
     param_name = settings.SESSION_COOKIE_NAME
 
@@ -39,8 +40,11 @@ class SessionAuth(APIKeyCookie):
         super().__init__(csrf=False)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Principal | None:
-        principal = session_principal(getattr(request, "user", None))
+        user = getattr(request, "user", None)
+        principal = session_principal(user)
         if principal is None:
+            if user is not None and user.is_authenticated and user.is_active:
+                raise Forbidden("A session gives API access to staff users only; use a token.", "forbidden")
             return None
         if request.method not in SAFE_METHODS and check_csrf(request) is not None:
             raise Forbidden(

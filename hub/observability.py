@@ -62,6 +62,13 @@ def redact(text: str) -> str:
     return text
 
 
+class PlainFormatter(logging.Formatter):
+    """One text line per record (and its traceback), secrets redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, request id, message (secrets redacted)."""
 

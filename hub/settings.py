@@ -50,6 +50,9 @@ HUB_DRAIN_SECONDS = env_float("HUB_DRAIN_SECONDS", 3.0)
 HUB_SHUTDOWN_GRACE_SECONDS = env_float("HUB_SHUTDOWN_GRACE_SECONDS", 20.0)
 # How long an agent stays "viewing" or "typing" after its last refresh (docs/team-inbox.md).
 HUB_PRESENCE_TTL_SECONDS = env_float("HUB_PRESENCE_TTL_SECONDS", 30.0)
+# How often each process re-checks the credentials of its live sockets (realtime/credentials.py): a
+# revoked or expired token, a deactivated user or an ended session closes its sockets within this.
+HUB_SOCKET_RECHECK_SECONDS = env_float("HUB_SOCKET_RECHECK_SECONDS", 15.0)
 # Auto-replies (outbound/autoreply.py); each text unset means that rule is off.
 HUB_AUTOREPLY_FIRST_CONTACT = env_optional("HUB_AUTOREPLY_FIRST_CONTACT")
 HUB_AUTOREPLY_OUT_OF_HOURS = env_optional("HUB_AUTOREPLY_OUT_OF_HOURS")
@@ -272,7 +275,10 @@ LOGGING: dict[str, Any] = {
     "filters": {"request_id": {"()": "hub.observability.RequestIdFilter"}},
     "formatters": {
         "json": {"()": "hub.observability.JsonFormatter"},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "()": "hub.observability.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "handlers": {
         "console": {
@@ -288,6 +294,13 @@ LOGGING: dict[str, Any] = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         # Daphne's access log would print `?token=` query strings; the hub logs requests itself.
         "django.channels.server": {"level": "WARNING"},
+        # Uvicorn logs each socket's path and query (`"WebSocket /ws/...?token=..." [accepted]`) at INFO
+        # through its own handlers, even with --no-access-log: its loggers write through the hub's
+        # redacting handler instead. Their levels stay uvicorn's (--log-level). The settings load when
+        # uvicorn imports the application, before it serves a connection.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.error": {"handlers": [], "propagate": True},
+        "uvicorn.access": {"handlers": ["console"], "propagate": False},
         # httpx and httpcore log every request at INFO (a line per Graph API call): only warnings stay.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

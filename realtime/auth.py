@@ -3,9 +3,11 @@
 Credentials, first found wins: `Authorization: Bearer` (native clients, which send no Origin), the
 `bearer, <token>` subprotocol pair (browsers without a session), `?token=`, and last the Django session
 cookie, which counts only when the Origin header names an allowed host: a browser sends the cookie of
-this site along with a handshake that any other page starts (cross-site WebSocket hijacking). The session
-is read from the cookie here, only for such a handshake, so the WebSocket stack needs no session
-middleware (which would keep a session object per socket).
+this site along with a handshake that any other page starts (cross-site WebSocket hijacking). "This site"
+is the handshake's own scheme, host and port (or one of CSRF_TRUSTED_ORIGINS), as Django's CSRF check
+compares them: another port of the same host is another site. The session is read from the cookie here,
+only for such a handshake, so the WebSocket stack needs no session middleware (which would keep a session
+object per socket).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from store.auth import Principal, aauthenticate_token, session_principal
+from store.credentials import Credential
 
 BEARER_SUBPROTOCOL = "bearer"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Scope = Mapping[str, Any]
 
@@ -61,31 +65,75 @@ def find_token(scope: Scope) -> str | None:
     return query_params(scope).get("token")
 
 
+def origin_parts(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin, the port filled in from the scheme; None when it is not one."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
+
+
+def handshake_scheme(scope: Scope) -> str:
+    """`https` or `http`: what the browser used (SECURE_PROXY_SSL_HEADER's word behind a proxy)."""
+    proxy = settings.SECURE_PROXY_SSL_HEADER
+    if proxy:
+        name, secure = proxy
+        seen = header(scope, name.removeprefix("HTTP_").replace("_", "-").lower().encode())
+        if seen is not None:
+            return "https" if seen.split(",", 1)[0].strip() == secure else "http"
+    return "https" if scope.get("scheme") == "wss" else "http"
+
+
 def origin_allowed(scope: Scope) -> bool:
-    """True when the Origin header names one of ALLOWED_HOSTS (a page of this site)."""
-    origin = header(scope, b"origin")
-    if not origin:
+    """True when the Origin header names this site: the handshake's scheme, host (one of ALLOWED_HOSTS)
+    and port, or one of CSRF_TRUSTED_ORIGINS."""
+    seen = origin_parts(header(scope, b"origin") or "")
+    if seen is None:
         return False
-    domain, _port = split_domain_port(urlsplit(origin).netloc)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+    allowed = list(settings.CSRF_TRUSTED_ORIGINS)
+    host = header(scope, b"host") or ""
+    domain, _port = split_domain_port(host)
+    if domain and validate_host(domain, settings.ALLOWED_HOSTS):
+        allowed.append(f"{handshake_scheme(scope)}://{host}")
+    return any(origin_parts(origin) == seen for origin in allowed)
+
+
+def session_key(scope: Scope) -> str | None:
+    """The handshake's session key (the session middleware's, when one ran)."""
+    if "session" in scope:
+        key = scope["session"].session_key
+        return str(key) if key else None
+    return parse_cookie(header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME) or None
 
 
 async def session_user(scope: Scope) -> User | AnonymousUser | None:
     """The user of the handshake's session cookie (the session middleware's, when one ran)."""
     if "session" in scope:
         return await get_user(scope)  # type: ignore[no-any-return]
-    key = parse_cookie(header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME)
+    key = session_key(scope)
     if not key:
         return None
     store = import_module(settings.SESSION_ENGINE).SessionStore(key)
     return await get_user({"session": store})  # type: ignore[no-any-return]
 
 
-async def authenticate_socket(scope: Scope) -> Principal | None:
-    """The principal behind the handshake, or None. A token that fails never falls back to the cookie."""
+async def authenticate_socket(scope: Scope) -> tuple[Principal, Credential] | None:
+    """The principal behind the handshake and the credential to re-check while the socket lives, or None.
+    A token that fails never falls back to the cookie."""
     token = find_token(scope)
     if token is not None:
-        return await aauthenticate_token(token)
+        principal = await aauthenticate_token(token)
+        if principal is None:
+            return None
+        return principal, Credential(principal.user.pk, principal.scope, token_id=principal.token_id)
     if not origin_allowed(scope):
         return None
-    return session_principal(await session_user(scope))
+    principal = session_principal(await session_user(scope))
+    if principal is None:
+        return None
+    return principal, Credential(principal.user.pk, principal.scope, session_key=session_key(scope))

@@ -3,7 +3,9 @@
 A socket registers with this process's fan-out before it replays, so live events queue up meanwhile;
 once the replay has sent everything up to seq N, the queued events at or below N are dropped. A live
 socket has no task of its own: the fan-out writes its frames (realtime/delivery.py), and the consumer
-only answers client frames.
+only answers client frames. Its credential is re-checked while it lives (realtime/credentials.py).
+Whatever ends a socket (its close, an error in a handler), `__call__`'s `finally` leaves the fan-out
+and the watch and counts it closed, once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from django.db.models import Q
 from outbound.send import send_message_for
 from outbound.typing import show_typing
 from realtime.auth import authenticate_socket, offered_subprotocol, query_params
+from realtime.credentials import CredentialWatch, get_credential_watch
 from realtime.delivery import Subscriber, text_message
 from realtime.fanout import Fanout, Subscription, get_fanout
 from realtime.presence import PresenceSocket, get_presence, new_socket_key
@@ -48,7 +51,8 @@ from realtime.protocol import (
 from realtime.replay import REPLAY_BATCH, db_call, get_log_bounds, list_frames
 from store.actions.read import mark_read
 from store.auth import Principal, TokenScope
-from store.errors import Forbidden, HubError, NotFound
+from store.credentials import Credential
+from store.errors import Forbidden, HubError, NotFound, OutOfScope
 from store.events import TEAM_ONLY_EVENTS
 from store.metrics import OPEN_SOCKETS, REPLAYED_EVENTS, REPLAYS_SERVED
 from store.queries import get_conversation
@@ -101,16 +105,22 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.presence_writer: asyncio.Task[None] | None = None
         self.presence_keys: dict[tuple[str, str | None], ConversationKey] = {}
         self.typing_task: asyncio.Task[bool] | None = None
+        self.credential: Credential | None = None
+        self.watch: CredentialWatch | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Run without a per-socket layer channel: the process's fan-out feeds every socket."""
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            # One message at a time from the server, as channels' own loop, without its extra task.
-            while True:
-                await self.dispatch(await receive())
+        try:
+            with contextlib.suppress(StopConsumer):
+                # One message at a time from the server, as channels' own loop, without its extra task.
+                while True:
+                    await self.dispatch(await receive())
+        finally:
+            # Also when a handler raised or the server cancelled us: nothing of the socket stays behind.
+            self._release()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Called with each ASGI message; unlike channels' dispatch, no thread hop to close stale
@@ -128,9 +138,10 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         """Called on the handshake: authenticate, register with the fan-out, accept, replay or go live."""
         subprotocol = offered_subprotocol(self.scope)
         try:
-            principal = await authenticate_socket(self.scope)
-            if principal is None:
+            authenticated = await authenticate_socket(self.scope)
+            if authenticated is None:
                 raise Refused(CLOSE_UNAUTHENTICATED)
+            principal, credential = authenticated
             try:
                 after = parse_after(query_params(self.scope).get("after"))
             except ValueError:
@@ -139,10 +150,10 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
                 subscription, where = await self.subscription_for(principal)
                 if not subscription.sees_team_events:
                     where &= ~Q(type__in=TEAM_ONLY_EVENTS)
+            except OutOfScope:
+                raise Refused(CLOSE_FORBIDDEN) from None
             except NotFound:
                 raise Refused(CLOSE_NOT_FOUND) from None
-            except Forbidden:
-                raise Refused(CLOSE_FORBIDDEN) from None
         except DatabaseError:
             # The client retries later (with `after`): nothing is lost meanwhile.
             logger.warning("socket refused: database unavailable", exc_info=True)
@@ -155,28 +166,36 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.token_scope, self.user_id, self.token_id = principal.scope, principal.user.pk, principal.token_id
         self.username = principal.user.get_username()
+        self.credential = credential
         self.fanout = get_fanout()
-        self.subscriber = Subscriber(subscription, self.base_send)
-        await self.fanout.subscribe(self.subscriber)
+        subscriber = Subscriber(subscription, self.base_send)
+        await self.fanout.subscribe(subscriber)
+        self.subscriber = subscriber
         OPEN_SOCKETS.inc()
         try:
             # Read after registering: every event above `bounds.last` reaches the subscriber.
             bounds = await db_call(get_log_bounds)
             await self.accept(subprotocol)
         except BaseException:
-            self._leave()
+            self._release()
             raise
         LIVE_SOCKETS.add(self)
+        self.watch = get_credential_watch()
+        self.watch.watch(self)
         if after is not None and not bounds.covers(after):
             await self.send(text_data=RESYNC_REQUIRED)
             after = None
         if after is None:
-            self.subscriber.go_live(bounds.last)
+            subscriber.go_live(bounds.last)
         else:
-            self.replay_task = asyncio.create_task(self._replay(self.subscriber, after, where))
-        if subscription.sees_team_events and principal.user.is_staff:
-            # Presence is among agents: staff users (the console's), not integrations' tokens.
+            self.replay_task = asyncio.create_task(self._replay(subscriber, after, where))
+        if subscription.sees_team_events and principal.user.is_staff and self._asks_presence():
+            # Presence is among agents (staff users) whose client asked for it: every other client
+            # keeps the event stream it always had.
             await self._join_presence()
+
+    def _asks_presence(self) -> bool:
+        return query_params(self.scope).get("presence") in ("1", "true")
 
     async def _join_presence(self) -> None:
         assert self.token_scope is not None
@@ -211,25 +230,40 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def disconnect(self, code: int) -> None:
         """Called once the socket is closed, whoever closed it."""
+        replay = self.replay_task
+        self._release()
+        if replay is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await replay
+
+    def _release(self) -> None:
+        """Leave the fan-out and the watch and count the socket closed; idempotent, never awaits."""
         LIVE_SOCKETS.discard(self)
         if self.presence_socket is not None:
-            await get_presence().leave(self.presence_socket)
+            get_presence().forget(self.presence_socket)
             self.presence_socket = None
         if self.presence_writer is not None:
             self.presence_writer.cancel()
+        if self.watch is not None:
+            self.watch.forget(self)
+            self.watch = None
         if self.replay_task is not None:
             self.replay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.replay_task
             self.replay_task = None
-        self._leave()
-
-    def _leave(self) -> None:
-        if self.fanout is not None and self.subscriber is not None:
-            self.fanout.unsubscribe(self.subscriber)
-            self.subscriber.detach()
+        subscriber, self.subscriber = self.subscriber, None
+        if self.fanout is not None and subscriber is not None:
+            self.fanout.unsubscribe(subscriber)
+            subscriber.detach()
             OPEN_SOCKETS.dec()
-        self.subscriber = None
+
+    def revoke(self) -> None:
+        """Called by the credential watch: the socket's token or session no longer holds."""
+        self.stop(CLOSE_UNAUTHENTICATED)
+
+    def stop(self, code: int) -> None:
+        """Write nothing more to the socket and close it with `code`; `disconnect` follows."""
+        if self.subscriber is not None:
+            self.subscriber.stop(code)
 
     async def _replay(self, subscriber: Subscriber, cursor: int, where: Q) -> None:
         """Send logged events above `cursor` in batches, then hand the socket to the fan-out."""
@@ -265,17 +299,34 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         subscriber.go_live(cursor)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Called with each client frame; every frame gets exactly one answer."""
+        """Called with each client frame; every frame gets exactly one answer, and no error in answering
+        ends the consumer: the database down closes the socket with 1011 after the answer."""
         request_id: str | int | None = None
+        close_with: int | None = None
         try:
             frame = parse_client_frame(text_data)
             request_id = request_id_of(frame)
             reply = await self._answer(frame)
-        except FrameError as error:
+        except (FrameError, HubError) as error:
             reply = error_frame(error.code, error.detail, request_id)
-        except HubError as error:
-            reply = error_frame(error.code, error.detail, request_id)
+        except DatabaseError:
+            # The client reconnects later with `after`: nothing is lost meanwhile.
+            logger.warning("socket frame failed: database unavailable", exc_info=True)
+            reply = error_frame(
+                "database_unavailable", "The database is unavailable; retry later.", request_id
+            )
+            close_with = CLOSE_INTERNAL_ERROR
+        except User.DoesNotExist:
+            reply = error_frame("unauthenticated", "The credential's user no longer exists.", request_id)
+            close_with = CLOSE_UNAUTHENTICATED
+        except Exception:
+            logger.exception("socket frame failed")
+            reply = error_frame(
+                "internal_error", "The hub failed to answer; the error is logged.", request_id
+            )
         await self.send(text_data=reply)
+        if close_with is not None:
+            self.stop(close_with)
 
     async def _answer(self, frame: dict[str, object]) -> str:
         kind = frame["type"]

@@ -125,6 +125,14 @@ class Presence:
         if self.local.pop(socket.key, None) is not None:
             await self._broadcast({"kind": "leave", "socket": socket.key})
 
+    def forget(self, socket: PresenceSocket) -> None:
+        """`leave` for a caller that cannot await (a socket's release): the broadcast goes in a task."""
+        if socket.key not in self.local:
+            return
+        task = asyncio.get_running_loop().create_task(self.leave(socket))
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
     async def aclose(self) -> None:
         for task in [*self._tasks, *self._announcing]:
             task.cancel()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils.html import format_html
 
+from store.credentials import revoke_tokens
 from store.models import (
     ApiToken,
     HubEvent,
@@ -377,7 +378,7 @@ class WhatsAppBusinessNumberAdmin(ViewOnlyAdmin[WhatsAppBusinessNumber]):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ModelAdmin[ApiToken]):
-    """Tokens are issued by `manage.py issue_token`; here they are listed, expired or deleted (revoked)."""
+    """Tokens are issued by `manage.py issue_token`; listed here, revoked (expired now) or deleted."""
 
     list_display = ("prefix", "user", "scope", "created_at", "expires_at", "last_used_at")
     list_select_related = ("user",)
@@ -395,8 +396,15 @@ class ApiTokenAdmin(ModelAdmin[ApiToken]):
     )
     readonly_fields = ("prefix", "user", "business_phone_number_id", "phones", "created_at", "last_used_at")
 
+    actions = ("revoke",)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.action(description="Revoke the selected tokens (their sockets close within the re-check interval)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        revoked = revoke_tokens(queryset)
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
 
     @admin.display(description="scope")
     def scope(self, obj: ApiToken) -> str:

@@ -111,8 +111,9 @@ aauthenticate_token = sync_to_async(authenticate_token)
 
 
 def session_principal(user: User | AnonymousUser | None) -> Principal | None:
-    """A logged-in, active Django user sees every conversation."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    """A logged-in, active staff user (the console's users) sees every conversation; a session of any
+    other user is no credential of the API or the sockets."""
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
         return None
     assert isinstance(user, User)
     return Principal(user=user, scope=EVERYTHING)

@@ -29,6 +29,12 @@ class NotFound(HubError):
     code = "not_found"
 
 
+class OutOfScope(NotFound):
+    """A row that exists outside the credential's scope: answered exactly as an unknown one (404, the same
+    detail), so that a credential cannot probe which ids exist elsewhere. Sockets still close a
+    conversation outside the scope with 4403 (docs/websocket.md)."""
+
+
 class Conflict(HubError):
     status = 409
     code = "conflict"

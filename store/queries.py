@@ -14,7 +14,7 @@ from django.db.models import F, Q, QuerySet
 
 from store.actions.conversations import customer_filter
 from store.auth import TokenScope
-from store.errors import Forbidden, InvalidRequest, NotFound
+from store.errors import InvalidRequest, NotFound, OutOfScope
 from store.models import WhatsAppConversation, WhatsAppMessage
 from store.search import search_messages
 
@@ -222,10 +222,11 @@ def get_message(scope: TokenScope, message_id: int) -> WhatsAppMessage:
         .filter(pk=message_id)
         .first()
     )
+    unknown = f"No message has id {message_id}."
     if message is None:
-        raise NotFound(f"No message has id {message_id}.")
+        raise NotFound(unknown)
     if not scope.allows_conversation(message.conversation):
-        raise Forbidden("This message is outside the token's scope.")
+        raise OutOfScope(unknown)
     return message
 
 
@@ -233,7 +234,7 @@ def get_conversation(scope: TokenScope, customer: str, business: str | None = No
     """The conversation of `customer` (wa_id or BSUID) with `business`, else the most recently active one.
 
     When the customer wrote to several business numbers, a scoped token gets the most recent one it may
-    see; Forbidden only when the customer exists but none of their conversations is in scope.
+    see; OutOfScope (a 404 like an unknown customer's) when none of their conversations is in scope.
     """
     candidates = WhatsAppConversation.objects.select_related("assignee").filter(
         customer_filter(business, customer)
@@ -241,6 +242,7 @@ def get_conversation(scope: TokenScope, customer: str, business: str | None = No
     found = candidates.filter(scope.conversation_filter()).order_by(*_RECENT_FIRST).first()
     if found is not None:
         return found
+    unknown = f"No conversation with customer {customer}" + (f" on {business}." if business else ".")
     if candidates.exists():
-        raise Forbidden("This conversation is outside the token's scope.")
-    raise NotFound(f"No conversation with customer {customer}" + (f" on {business}." if business else "."))
+        raise OutOfScope(unknown)
+    raise NotFound(unknown)

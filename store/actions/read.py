@@ -11,7 +11,7 @@ from django.db.models import Count, Q
 
 from store import jobs
 from store.auth import TokenScope
-from store.errors import Forbidden, InvalidRequest, NotFound
+from store.errors import InvalidRequest, NotFound, OutOfScope
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
 from store.models import Direction, WhatsAppConversation, WhatsAppMessage
@@ -19,6 +19,8 @@ from store.queries import LIST_DEFERRED, get_conversation
 
 MAX_MESSAGE_IDS = 1000
 READ_RECEIPT_JOB = "receipt.read"
+# One answer for an unknown id and for one outside the scope: neither tells which ids exist.
+UNKNOWN_MESSAGES = "A message id is unknown or outside the token's scope."
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,7 @@ def mark_read(
             pks = _resolve_messages(message_ids)
             conversations = _lock(sorted(set(pks.values())))
             if not all(scope.allows_conversation(c) for c in conversations.values()):
-                raise Forbidden("A message is outside the token's scope.")
+                raise OutOfScope(UNKNOWN_MESSAGES)
             unread = _inbound_unread(Q(pk__in=pks))
         now = datetime.now(UTC)
         messages = list(unread)
@@ -67,7 +69,8 @@ def mark_read(
 
 
 def _resolve_messages(message_ids: list[int | str]) -> dict[int, int]:
-    """Hub id -> conversation id of every listed message; NotFound names the unknown ones."""
+    """Hub id -> conversation id of every listed message; NotFound when one is unknown, naming none of
+    them (a guessed id is not echoed back)."""
     if not message_ids:
         raise InvalidRequest("message_ids is empty.")
     if len(message_ids) > MAX_MESSAGE_IDS:
@@ -84,9 +87,8 @@ def _resolve_messages(message_ids: list[int | str]) -> dict[int, int]:
     for pk, wamid, conversation_id in rows:
         found[pk] = conversation_id
         seen.update((pk, wamid))
-    missing = [str(i) for i in message_ids if i not in seen]
-    if missing:
-        raise NotFound(f"Unknown message ids: {', '.join(missing[:10])}.")
+    if any(i not in seen for i in message_ids):
+        raise NotFound(UNKNOWN_MESSAGES)
     return found
 
 

@@ -19,6 +19,12 @@ def agent(db: None) -> User:
 
 
 @pytest.fixture
+def staff(db: None) -> User:
+    """A console user: sessions are an API credential of staff users only."""
+    return User.objects.create_user("console-agent", is_staff=True)
+
+
+@pytest.fixture
 def token(agent: User) -> str:
     return issue_token(agent)
 

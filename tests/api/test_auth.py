@@ -86,27 +86,39 @@ def test_endpoint_with_valid_token_is_200_and_records_use(api: Client, token: st
 
 
 @pytest.mark.django_db
-def test_endpoint_with_session_is_200(agent: User, one_message: None) -> None:
+def test_endpoint_with_session_is_200(staff: User, one_message: None) -> None:
     client = make_client()
-    client.force_login(agent)
+    client.force_login(staff)
 
     assert client.get("/api/whatsapp/messages/").json()["results"][0]["message_id"] == "a1"
     assert client.get(f"/api/whatsapp/conversations/{ALICE_ID}/").status_code == 200
 
 
 @pytest.mark.django_db
-def test_endpoint_with_inactive_session_user_is_401(agent: User) -> None:
+def test_endpoint_with_session_of_user_who_is_not_staff_is_403(agent: User, one_message: None) -> None:
     client = make_client()
     client.force_login(agent)
-    User.objects.filter(pk=agent.pk).update(is_active=False)
+
+    response = client.get("/api/whatsapp/messages/")
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden"
+    assert "a1" not in response.text
+
+
+@pytest.mark.django_db
+def test_endpoint_with_inactive_session_user_is_401(staff: User) -> None:
+    client = make_client()
+    client.force_login(staff)
+    User.objects.filter(pk=staff.pk).update(is_active=False)
 
     assert client.get("/api/whatsapp/messages/").status_code == 401
 
 
 @pytest.mark.django_db
-def test_session_unsafe_method_without_csrf_token_is_403(agent: User, one_message: None) -> None:
+def test_session_unsafe_method_without_csrf_token_is_403(staff: User, one_message: None) -> None:
     client = make_client(enforce_csrf_checks=True)
-    client.force_login(agent)
+    client.force_login(staff)
 
     response = client.post(
         "/api/whatsapp/mark-read/", {"phone_number": ALICE_ID}, content_type="application/json"
@@ -117,10 +129,10 @@ def test_session_unsafe_method_without_csrf_token_is_403(agent: User, one_messag
 
 
 @pytest.mark.django_db
-def test_session_unsafe_method_with_csrf_token_is_200(agent: User, one_message: None) -> None:
+def test_session_unsafe_method_with_csrf_token_is_200(staff: User, one_message: None) -> None:
     client = make_client(enforce_csrf_checks=True)
-    client.force_login(agent)
-    client.get("/admin/login/")  # sets the csrftoken cookie
+    client.force_login(staff)
+    client.get("/admin/")  # sets the csrftoken cookie
     csrf = client.cookies["csrftoken"].value
 
     response = client.post(

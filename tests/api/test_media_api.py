@@ -117,13 +117,17 @@ def test_media_file_missing_from_storage_is_404(api: Client, media_root: Path) -
 
 
 @pytest.mark.django_db
-def test_media_outside_the_token_scope_is_403(agent: User, bearer: Callable[[str], Client]) -> None:
+def test_media_outside_the_token_scope_is_404_as_unknown(
+    agent: User, bearer: Callable[[str], Client]
+) -> None:
     message = stored_media("w6", PNG, "image/png")
     only_bob = bearer(issue_token(agent, customers=[BOB_ID]))
 
     response = only_bob.get(url(message))
+    unknown = only_bob.get(f"/api/whatsapp/media/{message.pk + 1000}/")
 
-    assert response.status_code == 403
+    assert response.status_code == unknown.status_code == 404
+    assert response.json() == {**unknown.json(), "detail": f"No message has id {message.pk}."}
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ import pytest_asyncio
 from asgiref.sync import sync_to_async
 from django.db import connections
 
+from realtime.credentials import get_credential_watch
 from realtime.fanout import peek_fanout
 from realtime.presence import peek_presence
 
@@ -16,6 +17,7 @@ from realtime.presence import peek_presence
 @pytest_asyncio.fixture
 async def realtime_cleanup() -> AsyncIterator[None]:
     yield
+    await get_credential_watch().aclose()
     fanout = peek_fanout()
     if fanout is not None:
         await fanout.aclose()

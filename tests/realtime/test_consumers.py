@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -45,9 +46,12 @@ def conversation_path(customer: str = ALICE, query: str = "") -> str:
     return f"/ws/whatsapp/conversations/{customer}/" + (f"?{query}" if query else "")
 
 
+HOST = (b"host", b"localhost:8000")
+
+
 @sync_to_async
-def session_cookie() -> bytes:
-    user = User.objects.create_user("console-user", password="unused-password-123")
+def session_cookie(is_staff: bool = True) -> bytes:
+    user = User.objects.create_user("console-user", password="unused-password-123", is_staff=is_staff)
     client = Client()
     client.force_login(user)
     return f"sessionid={client.cookies['sessionid'].value}".encode()
@@ -86,18 +90,46 @@ async def test_inbox_query_token_accepted() -> None:
 
 async def test_inbox_session_cookie_with_allowed_origin_accepted() -> None:
     cookie = await session_cookie()
-    socket = communicator(INBOX, headers=[(b"cookie", cookie), (b"origin", b"http://localhost:8000")])
+    socket = communicator(INBOX, headers=[(b"cookie", cookie), (b"origin", b"http://localhost:8000"), HOST])
     assert (await socket.connect())[0]
     seqs = await arecord_messages(1)
     assert await receive_seqs(socket, 1) == seqs
     await socket.disconnect()
 
 
-@pytest.mark.parametrize("origin", [b"https://evil.example", None])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"https://evil.example",
+        None,
+        # The same host on another port or scheme is another site (another service on the machine).
+        b"http://localhost:9999",
+        b"http://localhost",
+        b"https://localhost:8000",
+        b"null",
+    ],
+)
 async def test_inbox_session_cookie_without_allowed_origin_closes_4401(origin: bytes | None) -> None:
-    headers = [(b"cookie", await session_cookie())]
+    headers = [(b"cookie", await session_cookie()), HOST]
     if origin is not None:
         headers.append((b"origin", origin))
+    await assert_closed_with(communicator(INBOX, headers=headers), CLOSE_UNAUTHENTICATED)
+
+
+async def test_inbox_session_cookie_with_trusted_origin_accepted(settings: Any) -> None:
+    settings.CSRF_TRUSTED_ORIGINS = ["https://console.example"]
+    cookie = await session_cookie()
+    headers = [(b"cookie", cookie), (b"origin", b"https://console.example"), HOST]
+    socket = communicator(INBOX, headers=headers)
+    assert (await socket.connect())[0]
+    await socket.send_to(text_data='{"type": "ping"}')
+    assert json.loads(await socket.receive_from()) == {"type": "pong"}
+    await socket.disconnect()
+
+
+async def test_inbox_session_of_user_who_is_not_staff_closes_4401() -> None:
+    cookie = await session_cookie(is_staff=False)
+    headers = [(b"cookie", cookie), (b"origin", b"http://localhost:8000"), HOST]
     await assert_closed_with(communicator(INBOX, headers=headers), CLOSE_UNAUTHENTICATED)
 
 
@@ -244,7 +276,8 @@ async def test_inbox_mark_read_outside_scope_answered_with_error() -> None:
     await socket.send_json_to({"type": "mark_read", "phone_number": BOB})
     reply = await socket.receive_json_from()
     assert reply["type"] == "error"
-    assert reply["error"] == "forbidden"
+    # As for an unknown customer: the frame does not tell Bob's conversation exists.
+    assert reply["error"] == "not_found"
     await socket.disconnect()
 
 

@@ -47,7 +47,7 @@ def make_agent_token(username: str, **scope: Any) -> str:
 
 
 async def connected(username: str, path: str = INBOX, **scope: Any) -> WebsocketCommunicator:
-    socket = communicator(path, await make_agent_token(username, **scope))
+    socket = communicator(f"{path}?presence=1", await make_agent_token(username, **scope))
     assert (await socket.connect())[0]
     return socket
 
@@ -132,14 +132,18 @@ async def test_business_scoped_inbox_sees_only_its_business_presence() -> None:
 
 async def test_non_staff_token_gets_no_presence_frames() -> None:
     await arecord_messages(1, customer=ALICE)
-    integration = communicator(INBOX, await amake_token("integration"))
+    integration = communicator(f"{INBOX}?presence=1", await amake_token("integration"))
+    silent_agent = communicator(INBOX, await make_agent_token("quiet"))  # staff, but did not ask
+    assert (await silent_agent.connect())[0]
     assert (await integration.connect())[0]
     agent = await connected("agent")
     await agent.send_to(text_data=json.dumps({"type": "presence", "conversation": ALICE, "state": "viewing"}))
     await next_of(agent, "presence")
 
     assert await integration.receive_nothing(timeout=1.5)
+    assert await silent_agent.receive_nothing(timeout=0.1)
     await integration.disconnect()
+    await silent_agent.disconnect()
     await agent.disconnect()
 
 

@@ -49,8 +49,8 @@ async def test_presence_crosses_processes_expires_and_clears_on_close() -> None:
     alice_token, bob_token = await agent_token("alice"), await agent_token("bob")
     with running_hub(HUB_PRESENCE_TTL_SECONDS="3") as a, running_hub(HUB_PRESENCE_TTL_SECONDS="3") as b:
         await post_messages(a, 1, ALICE)
-        alice = await open_socket(a, INBOX, alice_token)
-        bob = await open_socket(b, INBOX, bob_token)
+        alice = await open_socket(a, f"{INBOX}?presence=1", alice_token)
+        bob = await open_socket(b, f"{INBOX}?presence=1", bob_token)
         # The first `agents` frame is alice's snapshot; bob's process announces him within a second.
         await next_of(alice, "agents", until=lambda frame: frame["online"] == ["alice", "bob"])
 

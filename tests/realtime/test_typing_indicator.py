@@ -74,7 +74,7 @@ def test_claim_with_closed_window_or_unknown_customer_is_none() -> None:
 async def test_agent_typing_twice_shows_meta_one_indicator(typing_calls: list[dict[str, Any]]) -> None:
     await sync_to_async(record_messages)(1)
     user = await sync_to_async(User.objects.create_user)("agent", is_staff=True)
-    socket = communicator("/ws/whatsapp/inbox/", await sync_to_async(issue_token)(user))
+    socket = communicator("/ws/whatsapp/inbox/?presence=1", await sync_to_async(issue_token)(user))
     assert (await socket.connect())[0]
 
     for state in ("typing", "viewing", "typing"):

@@ -601,7 +601,7 @@
 
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const after = state.lastSeq === null ? "" : `?after=${state.lastSeq}`;
+    const after = state.lastSeq === null ? "?presence=1" : `?presence=1&after=${state.lastSeq}`;
     const socket = new WebSocket(`${scheme}//${window.location.host}${config.inbox}${after}`);
     let openedAt = 0;
     state.socket = socket;
