@@ -16,7 +16,7 @@ from typing import Any
 from bench import report
 from bench.plan import FULL, SMOKE, Context
 from bench.results import Row, RowSpec
-from bench.scenarios import connections, fanout, ingest, latency, replay
+from bench.scenarios import big_body, connections, fanout, ingest, latency, replay
 from bench.servers import hub_env, issue_token, prepare_database
 from bench.workers import raise_fd_limit
 
@@ -28,6 +28,7 @@ SCENARIOS: dict[str, Scenario] = {
     "fanout": (fanout.run, fanout.specs),
     "connections": (connections.run, connections.specs),
     "replay": (replay.run, replay.specs),
+    "big_body": (big_body.run, big_body.specs),
 }
 
 

@@ -44,6 +44,8 @@ class Plan:
     # Scenario 5: missed events a reconnecting client replays; repetitions.
     replay_events: int = 10_000
     replay_runs: int = 3
+    # Scenario 6: tiny messages in the one big body (33,000 make about 3.9 MiB).
+    big_body_messages: int = 33_000
     # Hard bound of each scenario, seconds (the socket scenarios run the hub under both servers).
     bounds: dict[str, float] = field(
         default_factory=lambda: {
@@ -52,6 +54,7 @@ class Plan:
             "fanout": 170,
             "connections": 180,
             "replay": 90,
+            "big_body": 120,
         }
     )
 
@@ -78,7 +81,8 @@ SMOKE = Plan(
     idle_sockets=50,
     replay_events=300,
     replay_runs=1,
-    bounds={"ingest": 40, "latency": 60, "fanout": 60, "connections": 40, "replay": 30},
+    big_body_messages=8_000,
+    bounds={"ingest": 40, "latency": 60, "fanout": 60, "connections": 40, "replay": 30, "big_body": 60},
 )
 
 

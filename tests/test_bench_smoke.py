@@ -20,7 +20,15 @@ from tests.support import REPO_ROOT
 # A hang guard, not a speed check: the smoke run starts about twenty server processes.
 SMOKE_TIME_LIMIT = 420
 ROW_KEYS = {"value", "unit", "baseline", "ratio", "target", "target_on", "better", "met"}
-SCENARIO_PREFIXES = ("ingest.", "ingest.uvicorn.", "latency.", "fanout.", "connections.", "replay.")
+SCENARIO_PREFIXES = (
+    "ingest.",
+    "ingest.uvicorn.",
+    "latency.",
+    "fanout.",
+    "connections.",
+    "replay.",
+    "ingest.big_body",
+)
 
 
 def postgres_server_url() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,7 +25,9 @@ from store.columns import storable_text
 from store.models import WebhookEvent
 from store.records import IngestBatch
 from webhook.calls import call_attempts_from_payload
+from webhook.chunking import BIG_BODY_BYTES, RECORD_CHUNK, chunks, size
 from webhook.ingest import batch_from_payload
+from webhook.memory import release_memory
 from webhook.payload import PayloadError, parse_webhook
 from webhook.signature import verify_signature
 
@@ -97,8 +99,12 @@ def receive_verified(bodies: Sequence[bytes]) -> list[Answer]:
 def _ingest(bodies: list[bytes], *, retry: bool = True) -> list[Answer]:
     if not bodies:
         return []
+    if len(bodies) > 1 and any(len(body) >= BIG_BODY_BYTES for body in bodies):
+        return _ingest_big_apart(bodies)
     try:
-        answers, calls = _ingest_in_one_transaction(bodies)
+        answers, calls, rest = _ingest_in_one_transaction(bodies)
+        if rest is not None:
+            _record_rest(*rest)
     except (DataError, IntegrityError) as refused:
         # A value or a constraint the database refuses: the body's fault, not the database's.
         if len(bodies) > 1:
@@ -129,7 +135,7 @@ def _ingest(bodies: list[bytes], *, retry: bool = True) -> list[Answer]:
 
 def _ingest_in_one_transaction(
     bodies: list[bytes],
-) -> tuple[list[Answer], list[tuple[int, list[CallAttempt]]]]:
+) -> tuple[list[Answer], list[tuple[int, list[CallAttempt]]], Rest | None]:
     """Store every raw body first, then parse and record them; all of it commits or none.
 
     The rows go in marked processed (the mark commits with what they recorded, or not at all), so only
@@ -138,6 +144,7 @@ def _ingest_in_one_transaction(
     answers: list[Answer] = []
     calls: list[tuple[int, list[CallAttempt]]] = []
     merged = IngestBatch()
+    rest: Rest | None = None
     with transaction.atomic():
         now = datetime.now(UTC)
         events = WebhookEvent.objects.bulk_create(
@@ -158,8 +165,37 @@ def _ingest_in_one_transaction(
             if attempts := call_attempts_from_payload(payload):
                 calls.append((len(answers), attempts))
             answers.append(Answer(200))
-        record_batch(merged)
-    return answers, calls
+        if size(merged) <= RECORD_CHUNK:
+            record_batch(merged)
+        else:
+            # One big body: a transaction per chunk bounds the models and events held at once. Until the
+            # last commits, the body stays unprocessed (`reprocess`, or Meta's redelivery, finishes it).
+            parts = chunks(merged)
+            record_batch(next(parts))
+            WebhookEvent.objects.filter(pk__in=[e.pk for e in events]).update(processed_at=None)
+            rest = ([e.pk for e in events], parts)
+    return answers, calls, rest
+
+
+Rest = tuple[list[int], Iterator[IngestBatch]]  # (raw rows to mark processed, chunks still to record)
+
+
+def _record_rest(event_ids: list[int], parts: Iterator[IngestBatch]) -> None:
+    for part in parts:
+        with transaction.atomic():
+            record_batch(part)
+    WebhookEvent.objects.filter(pk__in=event_ids).update(processed_at=datetime.now(UTC))
+    release_memory()
+
+
+def _ingest_big_apart(bodies: list[bytes]) -> list[Answer]:
+    """The small bodies of a group together, each big one in its own transactions; answers in order."""
+    small = [i for i, body in enumerate(bodies) if len(body) < BIG_BODY_BYTES]
+    answers: dict[int, Answer] = dict(zip(small, _ingest([bodies[i] for i in small]), strict=True))
+    for index, body in enumerate(bodies):
+        if index not in answers:
+            answers[index] = _ingest([body])[0]
+    return [answers[i] for i in range(len(bodies))]
 
 
 def body_digest(body: bytes) -> str:
