@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections import deque
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -25,13 +24,11 @@ from django.db import DatabaseError
 from django.db.models import Q
 
 from outbound.send import send_message_for
-from outbound.typing import show_typing
 from realtime.auth import authenticate_socket, offered_subprotocol, query_params
 from realtime.credentials import CredentialWatch, get_credential_watch
 from realtime.delivery import Subscriber, text_message
 from realtime.fanout import Fanout, Subscription, get_fanout
-from realtime.presence import PresenceSocket, get_presence, new_socket_key
-from realtime.presence_book import STATES, ConversationKey
+from realtime.presence import get_presence
 from realtime.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_INTERNAL_ERROR,
@@ -49,10 +46,11 @@ from realtime.protocol import (
     request_id_of,
 )
 from realtime.replay import REPLAY_BATCH, db_call, get_log_bounds, list_frames
+from realtime.socket_presence import PresenceMixin
 from store.actions.read import mark_read
 from store.auth import Principal, TokenScope
 from store.credentials import Credential
-from store.errors import Forbidden, HubError, NotFound, OutOfScope
+from store.errors import HubError, NotFound, OutOfScope
 from store.events import TEAM_ONLY_EVENTS
 from store.metrics import OPEN_SOCKETS, REPLAYED_EVENTS, REPLAYS_SERVED
 from store.queries import get_conversation
@@ -83,7 +81,7 @@ async def close_all_sockets(code: int) -> int:
     return len(sockets)
 
 
-class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
+class HubSocket(PresenceMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
     """Auth, `?after=` replay, registration with the fan-out and client frames; subclasses name the
     subscription."""
 
@@ -99,12 +97,7 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.default_customer: str | None = None
         self.default_business: str | None = None
         self.username = ""
-        # This socket in the presence of the team (None for customer-scoped tokens), and its frames.
-        self.presence_socket: PresenceSocket | None = None
-        self.presence_frames: deque[str] = deque()
-        self.presence_writer: asyncio.Task[None] | None = None
-        self.presence_keys: dict[tuple[str, str | None], ConversationKey] = {}
-        self.typing_task: asyncio.Task[bool] | None = None
+        self._init_presence()
         self.credential: Credential | None = None
         self.watch: CredentialWatch | None = None
 
@@ -193,40 +186,6 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             # Presence is among agents (staff users) whose client asked for it: every other client
             # keeps the event stream it always had.
             await self._join_presence()
-
-    def _asks_presence(self) -> bool:
-        return query_params(self.scope).get("presence") in ("1", "true")
-
-    async def _join_presence(self) -> None:
-        assert self.token_scope is not None
-        conversation = None
-        if self.default_business is not None and self.default_customer is not None:
-            conversation = (self.default_business, self.default_customer)
-        self.presence_socket = PresenceSocket(
-            key=new_socket_key(),
-            user=self.username,
-            scope=self.token_scope,
-            deliver=self._deliver_presence,
-            conversation=conversation,
-        )
-        await get_presence().join(self.presence_socket)
-
-    def _deliver_presence(self, frame: str) -> None:
-        """Queue a presence frame; one short-lived task writes the queue, in order, then ends."""
-        if len(self.presence_frames) >= PRESENCE_BACKLOG:
-            return  # a reader this far behind gets the next change instead
-        self.presence_frames.append(frame)
-        if self.presence_writer is None:
-            self.presence_writer = asyncio.create_task(self._write_presence())
-
-    async def _write_presence(self) -> None:
-        try:
-            while self.presence_frames:
-                await self.send(text_data=self.presence_frames.popleft())
-        except Exception:
-            logger.info("presence write failed", exc_info=True)
-        finally:
-            self.presence_writer = None
 
     async def disconnect(self, code: int) -> None:
         """Called once the socket is closed, whoever closed it."""
@@ -357,44 +316,6 @@ class HubSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         if request_id is not None:
             reply["request_id"] = request_id
         return encode(reply)
-
-    async def _presence(self, frame: dict[str, object]) -> str:
-        """`{"type": "presence", "conversation"?, "business"?, "state"}`: viewing, typing or idle."""
-        if self.presence_socket is None:
-            raise Forbidden("Presence is for agents: staff users whose token is not scoped to customers.")
-        state = frame.get("state")
-        if state not in STATES:
-            raise FrameError("state must be viewing, typing or idle.")
-        conversation = await self._presence_conversation(frame)
-        await get_presence().update(self.presence_socket, conversation, state)  # type: ignore[arg-type]
-        if state == "typing":
-            self.typing_task = asyncio.create_task(show_typing(*conversation))
-        reply: dict[str, object] = {"type": "presence.ok"}
-        request_id = request_id_of(frame)
-        if request_id is not None:
-            reply["request_id"] = request_id
-        return encode(reply)
-
-    async def _presence_conversation(self, frame: dict[str, object]) -> ConversationKey:
-        customer, business = frame.get("conversation"), frame.get("business")
-        if customer is None and self.presence_socket is not None and self.presence_socket.conversation:
-            return self.presence_socket.conversation
-        if (
-            not isinstance(customer, str)
-            or not customer
-            or (business is not None and not isinstance(business, str))
-        ):
-            raise FrameError("conversation must name the customer (wa_id or BSUID).")
-        cached = self.presence_keys.get((customer, business))
-        if cached is not None:
-            return cached
-        assert self.token_scope is not None
-        found = await db_call(get_conversation, self.token_scope, customer, business)
-        key = (found.business_phone_number_id, found.customer_key)
-        if len(self.presence_keys) >= PRESENCE_BACKLOG:
-            self.presence_keys.clear()
-        self.presence_keys[(customer, business)] = key
-        return key
 
     async def _send(self, frame: dict[str, object]) -> str:
         """The REST send over the socket; `request_id` only correlates the answer, `idempotency_key`

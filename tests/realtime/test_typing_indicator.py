@@ -29,6 +29,7 @@ def typing_calls(settings: Settings) -> Iterator[list[dict[str, Any]]]:
     """Bodies of the read calls with a typing indicator that the fake Graph API accepted."""
     calls: list[dict[str, Any]] = []
     CALLED.clear()
+    typing_module._recent.clear()  # this process's memory of earlier tests' indicators
     with FakeGraph() as server:
         settings.WHATSAPP_GRAPH_URL = server.base_url
         settings.WHATSAPP_ACCESS_TOKEN = DEFAULT_TOKEN
