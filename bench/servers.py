@@ -68,7 +68,14 @@ def prepare_database(server_url: str, name: str, env: dict[str, str], *, recreat
         if recreate or not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = database_url(server_url, name)
-    manage(env | {"DATABASE_URL": url}, "migrate", "--verbosity", "0")
+    try:
+        manage(env | {"DATABASE_URL": url}, "migrate", "--verbosity", "0")
+    except RuntimeError:
+        if recreate:
+            raise
+        # A kept database whose history no longer matches the migrations (they were renumbered, or
+        # another checkout migrated it): start it again from empty.
+        return prepare_database(server_url, name, env, recreate=True)
     return url
 
 
