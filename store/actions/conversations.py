@@ -70,7 +70,10 @@ def _lock(keys: Iterable[CustomerKey]) -> list[WhatsAppConversation]:
     for start in range(0, len(ordered), max(step, 1)):
         query = _key_filter(ordered[start : start + step])
         if query:
-            for conversation in WhatsAppConversation.objects.select_for_update().filter(query):
+            # The assignee's name comes with the row (the events' JSON carries it); only the
+            # conversation is locked.
+            locked = WhatsAppConversation.objects.select_related("assignee").select_for_update(of=("self",))
+            for conversation in locked.filter(query):
                 found[conversation.pk] = conversation
     return [found[pk] for pk in sorted(found)]
 

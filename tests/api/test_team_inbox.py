@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from store.actions.team import UNSNOOZE_JOB, reopen_if_snooze_ended
 from store.auth import issue_token
 from store.models import ConversationNote, HubEvent, Job, WhatsAppConversation
+from store.records import CustomerRecord
 from tests.api.data import ALICE, ALICE_ID, BOB, BOB_ID, inbound, record
 
 URL = "/api/whatsapp/conversations/"
@@ -231,3 +234,15 @@ def test_agents_lists_active_staff_only(api: Client, staff: User) -> None:
 
     assert response.status_code == 200
     assert [a["username"] for a in response.json()["results"]] == ["agent", "bob"]
+
+
+@pytest.mark.django_db
+def test_ingest_of_an_assigned_conversation_costs_no_extra_query(api: Client, staff: User, two: None) -> None:
+    patch(api, ALICE_ID, {"assignee": "bob"})
+
+    def queries_to_record(wamid: str, customer: CustomerRecord) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            record(inbound(wamid, customer=customer, minutes=10))
+        return len(captured)
+
+    assert queries_to_record("a9", ALICE) == queries_to_record("b9", BOB)
