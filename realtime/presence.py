@@ -108,17 +108,7 @@ class Presence:
     async def update(
         self, socket: PresenceSocket, conversation: ConversationKey, state: PresenceState
     ) -> None:
-        await self._broadcast(
-            {
-                "kind": "state",
-                "socket": socket.key,
-                "user": socket.user,
-                "business": conversation[0],
-                "customer": conversation[1],
-                "state": state,
-                "ttl": presence_ttl(),
-            }
-        )
+        await self._broadcast(state_event(socket.key, socket.user, conversation, state, presence_ttl()))
 
     async def leave(self, socket: PresenceSocket) -> None:
         """A socket closed: its states end now, not at their expiry."""
@@ -203,17 +193,8 @@ class Presence:
             await self._broadcast(online_event(socket))
         now = time.monotonic()
         for conversation, key, entry in self.book.entries_of(set(self.local)):
-            await self._broadcast(
-                {
-                    "kind": "state",
-                    "socket": key,
-                    "user": entry.user,
-                    "business": conversation[0],
-                    "customer": conversation[1],
-                    "state": entry.state,
-                    "ttl": max(entry.expires - now, 0.0),
-                }
-            )
+            ttl = max(entry.expires - now, 0.0)
+            await self._broadcast(state_event(key, entry.user, conversation, entry.state, ttl))
 
     async def _sweep_loop(self) -> None:
         last_refresh = last_rejoin = time.monotonic()
@@ -249,6 +230,20 @@ class Presence:
             for conversation, frame in frames.items():
                 if socket.sees(conversation):
                     socket.deliver(frame)
+
+
+def state_event(
+    socket: str, user: str, conversation: ConversationKey, state: PresenceState, ttl: float
+) -> dict[str, Any]:
+    return {
+        "kind": "state",
+        "socket": socket,
+        "user": user,
+        "business": conversation[0],
+        "customer": conversation[1],
+        "state": state,
+        "ttl": ttl,
+    }
 
 
 def online_event(socket: PresenceSocket) -> dict[str, Any]:

@@ -58,6 +58,15 @@ def make_token(username: str = "agent", **scope: Any) -> str:
 amake_token = sync_to_async(make_token)
 
 
+def make_agent_token(username: str, **scope: Any) -> str:
+    """A token of a staff user: presence is among agents (docs/team-inbox.md)."""
+    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+    return issue_token(user, **scope)
+
+
+amake_agent_token = sync_to_async(make_agent_token)
+
+
 @sync_to_async
 def all_seqs() -> list[int]:
     return list(HubEvent.objects.order_by("seq").values_list("seq", flat=True))

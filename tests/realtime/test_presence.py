@@ -6,17 +6,15 @@ import json
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from store.auth import issue_token
 from tests.realtime.helpers import (
     ALICE,
     BOB,
     BUSINESS,
     OTHER_BUSINESS,
+    amake_agent_token,
     amake_token,
     arecord_messages,
     communicator,
@@ -39,15 +37,8 @@ async def next_of(socket: WebsocketCommunicator, kind: str, within: float = 5.0)
             return frame
 
 
-@sync_to_async
-def make_agent_token(username: str, **scope: Any) -> str:
-    """A token of a staff user: presence is among agents."""
-    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
-    return issue_token(user, **scope)
-
-
 async def connected(username: str, path: str = INBOX, **scope: Any) -> WebsocketCommunicator:
-    socket = communicator(f"{path}?presence=1", await make_agent_token(username, **scope))
+    socket = communicator(f"{path}?presence=1", await amake_agent_token(username, **scope))
     assert (await socket.connect())[0]
     return socket
 
@@ -133,7 +124,7 @@ async def test_business_scoped_inbox_sees_only_its_business_presence() -> None:
 async def test_non_staff_token_gets_no_presence_frames() -> None:
     await arecord_messages(1, customer=ALICE)
     integration = communicator(f"{INBOX}?presence=1", await amake_token("integration"))
-    silent_agent = communicator(INBOX, await make_agent_token("quiet"))  # staff, but did not ask
+    silent_agent = communicator(INBOX, await amake_agent_token("quiet"))  # staff, but did not ask
     assert (await silent_agent.connect())[0]
     assert (await integration.connect())[0]
     agent = await connected("agent")

@@ -8,12 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
-from django.contrib.auth.models import User
 from websockets.asyncio.client import ClientConnection
 
-from store.auth import issue_token
-from tests.realtime.helpers import ALICE
+from tests.realtime.helpers import ALICE, amake_agent_token
 from tests.realtime.test_processes import INBOX, open_socket, post_messages
 from tests.support import running_hub
 
@@ -25,12 +22,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("realtime_cleanup"),
 ]
-
-
-@sync_to_async
-def agent_token(username: str) -> str:
-    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
-    return issue_token(user)
 
 
 async def next_of(
@@ -46,7 +37,7 @@ async def next_of(
 
 
 async def test_presence_crosses_processes_expires_and_clears_on_close() -> None:
-    alice_token, bob_token = await agent_token("alice"), await agent_token("bob")
+    alice_token, bob_token = await amake_agent_token("alice"), await amake_agent_token("bob")
     with running_hub(HUB_PRESENCE_TTL_SECONDS="3") as a, running_hub(HUB_PRESENCE_TTL_SECONDS="3") as b:
         await post_messages(a, 1, ALICE)
         alice = await open_socket(a, f"{INBOX}?presence=1", alice_token)

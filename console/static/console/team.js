@@ -58,15 +58,17 @@
 
   /* Assignment, status and labels of the open conversation. */
 
-  const keyOf = (c) => `${c.business_phone_number_id}|${c.phone_number || c.user_id}`;
+  const customerOf = (c) => c.phone_number || c.user_id;
+  const keyOf = (c) => `${c.business_phone_number_id}|${customerOf(c)}`;
+  // A conversation's REST address (and, with `tail`, one beneath it), for its business number.
+  const conversationUrl = (c, tail = "") => `${config.api}conversations/${encodeURIComponent(customerOf(c))}/`
+    + `${tail}?business=${encodeURIComponent(c.business_phone_number_id)}`;
 
   async function patchConversation(changes) {
     const c = hub.currentConversation();
     if (!c) return;
-    const url = `${config.api}conversations/${encodeURIComponent(c.phone_number || c.user_id)}/`
-      + `?business=${encodeURIComponent(c.business_phone_number_id)}`;
     try {
-      hub.applyConversation(await api(url, { method: "PATCH", body: changes }));
+      hub.applyConversation(await api(conversationUrl(c), { method: "PATCH", body: changes }));
       $("team-error").textContent = "";
     } catch (error) {
       $("team-error").textContent = error.message;
@@ -159,13 +161,11 @@
   async function loadNotes(c) {
     team.notes = [];
     try {
-      const url = `${config.api}conversations/${encodeURIComponent(c.phone_number || c.user_id)}/notes/`
-        + `?business=${encodeURIComponent(c.business_phone_number_id)}`;
-      team.notes = (await api(url)).results;
+      team.notes = (await api(conversationUrl(c, "notes/"))).results;
     } catch (error) {
       console.warn("notes failed:", error.message);
     }
-    if (hub.currentConversation() === c || (hub.currentConversation() || {}).id === c.id) {
+    if ((hub.currentConversation() || {}).id === c.id) {
       team.notes.forEach(placeNote);
       renderPanel(c);
     }
@@ -188,9 +188,7 @@
     const text = $("text-input").value.trim();
     if (!c || !text) return;
     try {
-      const url = `${config.api}conversations/${encodeURIComponent(c.phone_number || c.user_id)}/notes/`
-        + `?business=${encodeURIComponent(c.business_phone_number_id)}`;
-      const note = await api(url, { method: "POST", body: { text } });
+      const note = await api(conversationUrl(c, "notes/"), { method: "POST", body: { text } });
       $("text-input").value = "";
       addNote(note);
     } catch (error) {
@@ -264,7 +262,7 @@
   function sendPresence(state) {
     const c = hub.currentConversation();
     if (!c) return;
-    hub.sendFrame({ type: "presence", conversation: c.phone_number || c.user_id,
+    hub.sendFrame({ type: "presence", conversation: customerOf(c),
       business: c.business_phone_number_id, state });
   }
 
