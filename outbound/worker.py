@@ -107,7 +107,8 @@ class Worker:
 
     async def _idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for, which can swallow a cancel on 3.11
+                await self.stopping.wait()
 
     async def _run_one(self, job: Job) -> None:
         try:

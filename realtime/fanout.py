@@ -188,10 +188,12 @@ class Fanout:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _dispatch_once(self) -> None:
-        try:
-            batch = await asyncio.wait_for(self._incoming.get(), self._wait_seconds())
-        except TimeoutError:
-            batch = None
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel (aclose would then wait for
+        # ever) or drop a batch taken off the queue as the timeout fires.
+        batch = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._wait_seconds()):
+                batch = await self._incoming.get()
         while batch is not None:
             self._accept(batch)
             batch = None if self._incoming.empty() else self._incoming.get_nowait()

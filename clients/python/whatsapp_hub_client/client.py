@@ -203,6 +203,7 @@ class HubClient:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         self._fail_pending("the client was closed")
         while not self._queue.empty():
             self._queue.get_nowait()
@@ -274,8 +275,11 @@ class HubClient:
     async def _read(self, socket: ClientConnection) -> tuple[int, str]:
         while True:
             try:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands as a
+                # frame arrives, and close() would then wait for ever on a task that never ends.
                 try:
-                    text = await asyncio.wait_for(socket.recv(), self.ping_interval)
+                    async with asyncio.timeout(self.ping_interval):
+                        text = await socket.recv()
                 except TimeoutError:
                     try:
                         async with asyncio.timeout(self.pong_timeout):
