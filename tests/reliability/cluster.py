@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Literal
@@ -135,6 +135,10 @@ class HubProcess:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         return 0
+
+
+# `start_hub(name, server=..., env=..., args=...)`: the fixtures of tests/reliability/conftest.py.
+StartHub = Callable[..., HubProcess]
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from store.auth import issue_token
 from store.models import WhatsAppMessage
 from tests import factories
 from tests.reliability.clients import Figures
-from tests.reliability.cluster import PG_BIN, HubProcess
+from tests.reliability.cluster import PG_BIN, HubProcess, StartHub
 from tests.support import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -49,21 +49,16 @@ RESULTS: dict[str, object] = {}
 
 
 @pytest.fixture(scope="module")
-def hub(django_db_setup: None, django_db_blocker: Any) -> Iterator[HubProcess]:
-    with django_db_blocker.unblock():
-        # Sending configured (towards a port where nothing listens), so that a send is refused for its
-        # scope rather than for sending being disabled.
-        graph = f"http://127.0.0.1:{free_port()}"
-        env = {
-            "HUB_LOG_LEVEL": "DEBUG",
-            "WHATSAPP_ACCESS_TOKEN": "graph-token",
-            "WHATSAPP_GRAPH_URL": graph,
-            "WHATSAPP_PHONE_NUMBER_ID": factories.BUSINESS.phone_number_id,
-        }
-        server = HubProcess("access", env=env)
-    server.start()
-    yield server
-    server.stop()
+def hub(start_module_hub: StartHub) -> HubProcess:
+    # Sending configured (towards a port where nothing listens), so that a send is refused for its
+    # scope rather than for sending being disabled.
+    env = {
+        "HUB_LOG_LEVEL": "DEBUG",
+        "WHATSAPP_ACCESS_TOKEN": "graph-token",
+        "WHATSAPP_GRAPH_URL": f"http://127.0.0.1:{free_port()}",
+        "WHATSAPP_PHONE_NUMBER_ID": factories.BUSINESS.phone_number_id,
+    }
+    return start_module_hub("access", env=env)
 
 
 @pytest.fixture

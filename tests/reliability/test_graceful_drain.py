@@ -35,7 +35,7 @@ from tests.reliability.clients import (
     stop_subscribers,
     wait_until,
 )
-from tests.reliability.cluster import HubProcess, hubs
+from tests.reliability.cluster import HubProcess, StartHub, hubs
 from tests.reliability.test_server_loss import judge, make_posts, subscribers_on, terminate
 from tests.support import signed_headers
 from webhook import samples
@@ -69,10 +69,12 @@ class Drained:
     slow_webhook_answered_s: float = 0.0
 
 
-def test_drain_uvicorn_sigterm_fails_readiness_answers_in_flight_and_closes_sockets_4012() -> None:
+def test_drain_uvicorn_sigterm_fails_readiness_answers_in_flight_and_closes_sockets_4012(
+    start_hub: StartHub,
+) -> None:
     token = make_token("drain-uvicorn")
     wamid = f"wamid.drain.uvicorn.{time.time_ns()}"
-    hub = HubProcess("drain", server="uvicorn", env=DRAIN_ENV).start()
+    hub = start_hub("drain", server="uvicorn", env=DRAIN_ENV)
     try:
         seen = asyncio.run(drive(hub, token, wamid))
         assert hub.process is not None

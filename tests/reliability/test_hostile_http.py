@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ import pytest
 from store.models import WebhookEvent, WhatsAppMessage
 from tests.realtime.helpers import make_token
 from tests.reliability.clients import WEBHOOK, Figures
-from tests.reliability.cluster import HubProcess
+from tests.reliability.cluster import HubProcess, StartHub
 from tests.support import TEST_APP_SECRET, fixture_json, signed_headers
 from webhook import samples
 from webhook.signature import compute_signature
@@ -31,12 +30,8 @@ RESULTS: dict[str, tuple[int, int]] = {}
 
 
 @pytest.fixture(scope="module")
-def hub(django_db_setup: None, django_db_blocker: Any) -> Iterator[HubProcess]:
-    with django_db_blocker.unblock():
-        server = HubProcess("hostile")
-    server.start()
-    yield server
-    server.stop()
+def hub(start_module_hub: StartHub) -> Iterator[HubProcess]:
+    yield start_module_hub("hostile")
     figures = Figures(
         "hostile http",
         sent=len(RESULTS),

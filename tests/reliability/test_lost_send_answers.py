@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +26,7 @@ from store.auth import issue_token
 from store.models import HubEvent, WhatsAppMessage
 from tests import factories
 from tests.reliability.clients import Figures
-from tests.reliability.cluster import HubProcess
+from tests.reliability.cluster import HubProcess, StartHub
 from tests.support import TEST_APP_SECRET
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -38,20 +37,19 @@ SETTLED = {"sent", "delivered", "read"}
 
 
 @pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    with FakeGraph(app_secret=TEST_APP_SECRET, status_delays=(0.1, 0.2)) as fake:
-        yield fake
+def graph(fake_graph: FakeGraph) -> FakeGraph:
+    # Meta signs and posts the statuses of every send, those whose answer it lost included.
+    fake_graph.app.app_secret = TEST_APP_SECRET
+    fake_graph.app.status_delays = (0.1, 0.2)
+    return fake_graph
 
 
 @pytest.fixture
-def servers(graph: FakeGraph, db: None) -> Iterator[list[HubProcess]]:
+def servers(graph: FakeGraph, db: None, start_hub: StartHub) -> list[HubProcess]:
     env = {"WHATSAPP_GRAPH_URL": graph.base_url, "WHATSAPP_ACCESS_TOKEN": DEFAULT_TOKEN}
-    started = [HubProcess(f"lost-{name}", env=env).start() for name in "ab"]
-    # Meta posts every status of every send (those whose answer it lost included) to the first server.
+    started = [start_hub(f"lost-{name}", env=env) for name in "ab"]
     graph.app.webhook_url = f"{started[0].base}/api/whatsapp/webhook/"
-    yield started
-    for server in started:
-        server.stop()
+    return started
 
 
 def agent_sends(servers: list[HubProcess], token: str, agent: int, customer: str) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from tests.reliability.clients import (
     run_subscribers,
     stop_subscribers,
 )
-from tests.reliability.cluster import HubProcess
+from tests.reliability.cluster import HubProcess, StartHub
 from tests.reliability.test_slow_consumers import (
     HEALTHY,
     MESSAGES_PER_POST,
@@ -104,10 +104,12 @@ class NeverReadingRun:
         self.client_states: list[str] = []
 
 
-def test_never_reading_clients_under_uvicorn_are_let_go_and_others_get_every_event() -> None:
+def test_never_reading_clients_under_uvicorn_are_let_go_and_others_get_every_event(
+    start_hub: StartHub,
+) -> None:
     token = make_token("never-reading")
     start = last_seq()
-    hub = HubProcess("neverread", server="uvicorn", env=PRODUCTION_ENV).start()
+    hub = start_hub("neverread", server="uvicorn", env=PRODUCTION_ENV)
     stalled: list[socket.socket] = []
     try:
         run = asyncio.run(never_reading_phases(hub, token, start, stalled))

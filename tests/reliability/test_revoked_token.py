@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -24,7 +23,7 @@ from store.actions.record import record_batch
 from store.auth import issue_token
 from tests import factories
 from tests.reliability.clients import Figures, wait_until
-from tests.reliability.cluster import HubProcess, Server
+from tests.reliability.cluster import HubProcess, Server, StartHub
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -34,12 +33,10 @@ EVENTS = 20
 
 
 @pytest.fixture(params=["daphne", "uvicorn"])
-def hub(request: pytest.FixtureRequest, db: None) -> Iterator[HubProcess]:
+def hub(request: pytest.FixtureRequest, db: None, start_hub: StartHub) -> HubProcess:
     server: Server = request.param
     env = {"HUB_SOCKET_RECHECK_SECONDS": str(RECHECK_SECONDS)}
-    process = HubProcess(f"revoke-{server}", env=env, server=server).start()
-    yield process
-    process.stop()
+    return start_hub(f"revoke-{server}", env=env, server=server)
 
 
 async def read_until_closed(socket: ClientConnection, seqs: list[int]) -> tuple[int | None, float]:

@@ -34,7 +34,7 @@ from tests.reliability.clients import (
     run_subscribers,
     stop_subscribers,
 )
-from tests.reliability.cluster import HubProcess
+from tests.reliability.cluster import HubProcess, StartHub
 from webhook import samples
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -160,10 +160,10 @@ def ms(values: list[float], fraction: float) -> int:
     return round(percentile(values, fraction) * 1000)
 
 
-def test_stalled_consumers_do_not_delay_others_and_their_backlog_is_measured() -> None:
+def test_stalled_consumers_do_not_delay_others_and_their_backlog_is_measured(start_hub: StartHub) -> None:
     token = make_token("slow")
     start = last_seq()
-    hub = HubProcess("slow").start()
+    hub = start_hub("slow")
     stalled: list[socket.socket] = []
     try:
         baseline, stalled_phase, subscribers, end, rss = asyncio.run(phases(hub, token, start, stalled))
@@ -231,10 +231,12 @@ async def phases(
     return baseline, with_stall, subscribers, end, (rss_before, rss_after)
 
 
-def test_stalled_consumers_under_uvicorn_are_closed_4008_others_on_time_memory_bounded() -> None:
+def test_stalled_consumers_under_uvicorn_are_closed_4008_others_on_time_memory_bounded(
+    start_hub: StartHub,
+) -> None:
     token = make_token("slow-uvicorn")
     start = last_seq()
-    hub = HubProcess("slowu", server="uvicorn", env=PRODUCTION_ENV).start()
+    hub = start_hub("slowu", server="uvicorn", env=PRODUCTION_ENV)
     stalled: list[socket.socket] = []
     try:
         run = asyncio.run(uvicorn_phases(hub, token, start, stalled))

@@ -9,7 +9,6 @@ chance, in the plain (development) and the JSON (production) format.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from store.auth import issue_token
 from tests.reliability.clients import Figures
-from tests.reliability.cluster import HubProcess, Server
+from tests.reliability.cluster import HubProcess, Server, StartHub
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -29,12 +28,10 @@ WRONG = "wah_" + "w" * 43
 
 
 @pytest.fixture(params=[("daphne", "plain"), ("uvicorn", "plain"), ("uvicorn", "json")], ids="-".join)
-def hub(request: pytest.FixtureRequest, db: None) -> Iterator[HubProcess]:
+def hub(request: pytest.FixtureRequest, db: None, start_hub: StartHub) -> HubProcess:
     server: Server = request.param[0]
     env = {"HUB_LOG_LEVEL": "DEBUG", "HUB_LOG_FORMAT": request.param[1]}
-    process = HubProcess(f"logs-{request.param[0]}", env=env, server=server).start()
-    yield process
-    process.stop()
+    return start_hub(f"logs-{request.param[0]}", env=env, server=server)
 
 
 async def ping(url: str, **options: Any) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,12 +32,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(tran
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 2048
 Handle = Callable[[str, str, bytes, Mapping[str, str], bytes], Reply]
-
-
-@pytest.fixture
-def fake_graph() -> Iterator[FakeGraph]:
-    with FakeGraph() as fake:
-        yield fake
 
 
 def worker_env(fake: FakeGraph, media_root: Path) -> dict[str, str]:
