@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from pytest_django.fixtures import Settings
 
+from outbound.fake_graph import DEFAULT_TOKEN, FakeGraph
 from store.auth import issue_token
 from tests.api.clients import make_client
+from tests.api.data import SHOP
 
 
 @pytest.fixture
@@ -41,3 +44,13 @@ def bearer() -> Callable[[str], Client]:
 def api(bearer: Callable[[str], Client], token: str) -> Client:
     """A client with an unrestricted token."""
     return bearer(token)
+
+
+@pytest.fixture
+def fake(settings: Settings) -> Iterator[FakeGraph]:
+    """The fake Graph API on loopback, configured as the hub's Graph API, sending from SHOP."""
+    with FakeGraph() as server:
+        settings.WHATSAPP_GRAPH_URL = server.base_url
+        settings.WHATSAPP_ACCESS_TOKEN = DEFAULT_TOKEN
+        settings.WHATSAPP_PHONE_NUMBER_ID = SHOP.phone_number_id
+        yield server

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from pytest_django.fixtures import Settings
 
-from outbound.fake_graph import DEFAULT_TOKEN, Failure, FakeGraph
+from outbound.fake_graph import Failure, FakeGraph
 from store.auth import issue_token
 from store.models import WhatsAppMessage
-from tests.api.data import ALICE_ID, BOB_ID, SHOP
+from tests.api.data import ALICE_ID, BOB_ID
 from tests.api.test_send_api import alice_wrote, post
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fake(settings: Settings) -> Iterator[FakeGraph]:
-    with FakeGraph() as server:
-        settings.WHATSAPP_GRAPH_URL = server.base_url
-        settings.WHATSAPP_ACCESS_TOKEN = DEFAULT_TOKEN
-        settings.WHATSAPP_PHONE_NUMBER_ID = SHOP.phone_number_id
-        yield server
 
 
 def resend(client: Client, message_id: int) -> Any:

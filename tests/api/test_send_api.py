@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,15 +26,6 @@ from tests.support import TEST_APP_SECRET, HubTransport, post_webhook
 from webhook.samples import encode, envelope, status_update
 
 URL = "/api/whatsapp/messages/"
-
-
-@pytest.fixture
-def fake(settings: Settings) -> Iterator[FakeGraph]:
-    with FakeGraph() as server:
-        settings.WHATSAPP_GRAPH_URL = server.base_url
-        settings.WHATSAPP_ACCESS_TOKEN = DEFAULT_TOKEN
-        settings.WHATSAPP_PHONE_NUMBER_ID = SHOP.phone_number_id
-        yield server
 
 
 def alice_wrote(minutes_ago: float = 1) -> None:
