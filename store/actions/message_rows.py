@@ -40,8 +40,31 @@ def count_message(conversation: WhatsAppConversation, message: WhatsAppMessage) 
         conversation.last_message_preview = preview(message)
 
 
+# What the conversation list says of a message without text of its own, as WhatsApp's own list does.
+PREVIEW_LABELS = {
+    "image": "Photo",
+    "video": "Video",
+    "audio": "Voice message",
+    "sticker": "Sticker",
+    "document": "Document",
+    "location": "Location",
+    "contacts": "Contact card",
+    "order": "Order",
+    "reaction": "Reaction",
+    "revoke": "This message was deleted",
+    "template": "Template message",
+    "interactive": "Message with buttons",
+    "nfm_reply": "Form answers",
+    "button": "Button reply",
+    "unsupported": "Unsupported message",
+}
+
+
 def preview(message: WhatsAppMessage) -> str:
-    text = message.text_body or message.caption or message.location_name or f"[{message.message_type}]"
+    if message.message_type == "revoke":
+        return PREVIEW_LABELS["revoke"]
+    label = PREVIEW_LABELS.get(message.message_type) or message.message_type.replace("_", " ").capitalize()
+    text = message.text_body or message.caption or message.location_name or label
     return text[:PREVIEW_LENGTH]
 
 

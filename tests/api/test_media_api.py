@@ -151,3 +151,25 @@ def test_content_type_of_keeps_only_a_plain_mime_type(stored: str, served: str) 
 def test_safe_filename_drops_paths_and_odd_characters() -> None:
     assert safe_filename("../../a b;c.pdf", "x.bin") == "a b_c.pdf"
     assert safe_filename("...", "x.bin") == "x.bin"
+
+
+@pytest.mark.django_db
+def test_media_range_request_is_206_with_that_slice_as_a_browser_seeking_asks(api: Client) -> None:
+    data = bytes(range(256)) * 40
+    message = stored_media("w-range", data, "audio/ogg", message_type="audio")
+
+    whole = api.get(url(message))
+    part = api.get(url(message), headers={"Range": "bytes=100-199"})
+    tail = api.get(url(message), headers={"Range": "bytes=-16"})
+    past = api.get(url(message), headers={"Range": f"bytes={len(data)}-"})
+
+    assert (whole.status_code, whole["Accept-Ranges"]) == (200, "bytes")
+    assert part.status_code == 206
+    assert part["Content-Range"] == f"bytes 100-199/{len(data)}"
+    assert (part["Content-Length"], part["Content-Type"]) == ("100", "audio/ogg")
+    assert b"".join(part.streaming_content) == data[100:200]  # type: ignore[attr-defined]
+    assert b"".join(tail.streaming_content) == data[-16:]  # type: ignore[attr-defined]
+    assert part["X-Content-Type-Options"] == "nosniff"
+    assert (past.status_code, past["Content-Range"]) == (416, f"bytes */{len(data)}")
+    for response in (whole, part, tail):
+        response.close()

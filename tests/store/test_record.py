@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.db import close_old_connections
 
+from store.actions.message_rows import preview
 from store.actions.record import record_batch
 from store.models import HubEvent, Job, WhatsAppConversation, WhatsAppMessage, WhatsAppMessageStatus
 from tests.factories import EPOCH, batch, inbound, outbound, status, wamid
@@ -199,3 +200,22 @@ def test_record_batch_nul_characters_are_dropped_not_fatal() -> None:
     assert message.text_body == "before"
     assert message.raw == {"text": {"body": "before"}}
     assert WhatsAppConversation.objects.get().contact_name == "John"
+
+
+@pytest.mark.parametrize(
+    ("message_type", "text", "shown"),
+    [
+        ("revoke", "", "This message was deleted"),
+        ("image", "", "Photo"),
+        ("image", "Our new menu", "Our new menu"),
+        ("audio", "", "Voice message"),
+        ("contacts", "", "Contact card"),
+        ("nfm_reply", "", "Form answers"),
+        ("call_permission_reply", "", "Call permission reply"),
+    ],
+)
+def test_conversation_preview_names_a_message_without_text_as_a_person_reads_it(
+    message_type: str, text: str, shown: str
+) -> None:
+    message = WhatsAppMessage(message_type=message_type, text_body="", caption=text)
+    assert preview(message) == shown
