@@ -33,6 +33,8 @@ WHATSAPP_ACCESS_TOKEN = env_optional("WHATSAPP_ACCESS_TOKEN")
 WHATSAPP_PHONE_NUMBER_ID = env_optional("WHATSAPP_PHONE_NUMBER_ID")
 WHATSAPP_GRAPH_URL = env_str("WHATSAPP_GRAPH_URL", "https://graph.facebook.com").rstrip("/")
 WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v24.0")
+# The WhatsApp Business Account whose templates `manage.py sync_templates` fetches (docs/team-inbox.md).
+WHATSAPP_BUSINESS_ACCOUNT_ID = env_optional("WHATSAPP_BUSINESS_ACCOUNT_ID")
 
 # Meta batches up to 3 MB per POST; anything over this is refused with 413 before it is read.
 WEBHOOK_MAX_BODY_BYTES = env_int("HUB_WEBHOOK_MAX_BODY_BYTES", 4 * 1024 * 1024)

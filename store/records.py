@@ -108,3 +108,29 @@ class IngestBatch:
         self.customers.extend(other.customers)
         self.messages.extend(other.messages)
         self.statuses.extend(other.statuses)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateRecord:
+    """A message template as Meta lists it (`GET /<waba_id>/message_templates`), in the store's terms."""
+
+    waba_id: str
+    name: str
+    language: str
+    status: str
+    template_id: str = ""
+    category: str = ""
+    components: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateStatusRecord:
+    """A template's new status from Meta's `message_template_status_update` webhook field."""
+
+    waba_id: str
+    name: str
+    language: str
+    status: str
+    template_id: str = ""
+    category: str = ""
+    reason: str = ""
