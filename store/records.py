@@ -101,6 +101,7 @@ class IngestBatch:
     customers: list[tuple[BusinessRecord, CustomerRecord]] = field(default_factory=list)
     messages: list[MessageRecord] = field(default_factory=list)
     statuses: list[StatusRecord] = field(default_factory=list)
+    templates: list[TemplateStatusRecord] = field(default_factory=list)
 
     def extend(self, other: IngestBatch) -> None:
         """Append another webhook's records (group commit applies several POSTs as one batch)."""
@@ -108,6 +109,7 @@ class IngestBatch:
         self.customers.extend(other.customers)
         self.messages.extend(other.messages)
         self.statuses.extend(other.statuses)
+        self.templates.extend(other.templates)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,6 +17,7 @@ from store.actions.conversations import CustomerKey, lock_conversations, make_ke
 from store.actions.message_rows import apply_status, count_message, message_from_record, status_row
 from store.actions.normalise import normalised
 from store.actions.send_result import adopt_wamids
+from store.actions.templates import apply_template_statuses
 from store.columns import clip_to_columns, fit
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
@@ -67,6 +68,8 @@ def record_batch(batch: IngestBatch, webhook_event_ids: Sequence[int] = ()) -> l
     batch = normalised(batch)
     # Inside a caller's transaction (group commit) a savepoint would only cost two more round trips.
     with transaction.atomic(savepoint=False):
+        # Template rows first: they are locked by nothing that also locks conversations or the sequence.
+        apply_template_statuses(batch.templates)
         _record_businesses(batch)
         message_keys = [customer_key(m.business.phone_number_id, m.customer) for m in batch.messages]
         contact_keys = [customer_key(b.phone_number_id, c) for b, c in batch.customers]

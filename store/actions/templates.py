@@ -109,7 +109,8 @@ def apply_template_statuses(updates: Sequence[TemplateStatusRecord]) -> int:
     for update in updates:
         new = _fitted(
             MessageTemplate(
-                waba_id=update.waba_id,
+                # An entry always names its WABA; the configured one stands in should it not.
+                waba_id=update.waba_id or settings.WHATSAPP_BUSINESS_ACCOUNT_ID or "",
                 template_id=update.template_id,
                 name=update.name,
                 language=normalise_language(update.language),
