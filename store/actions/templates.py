@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 
 from store.columns import fit, without_nul
 from store.errors import Unprocessable
-from store.models import MessageTemplate, WhatsAppBusinessNumber
+from store.models import MessageTemplate
+from store.queries import account_of
 from store.records import TemplateRecord, TemplateStatusRecord
 from store.template_rules import (
     SENDABLE_STATUSES,
@@ -136,16 +137,6 @@ def apply_template_statuses(updates: Sequence[TemplateStatusRecord]) -> int:
             row.save(update_fields=[*different, "updated_at"])
             changed += 1
     return changed
-
-
-def account_of(business_phone_number_id: str) -> str:
-    """The WABA a business number sends from: as Meta's webhooks named it, else the configured one."""
-    waba_id = (
-        WhatsAppBusinessNumber.objects.filter(phone_number_id=business_phone_number_id)
-        .values_list("waba_id", flat=True)
-        .first()
-    )
-    return waba_id or settings.WHATSAPP_BUSINESS_ACCOUNT_ID or ""
 
 
 def checked_template(business_phone_number_id: str, template: Mapping[str, Any]) -> str:
