@@ -22,6 +22,7 @@ class TemplateQuery(Schema):
     status: str | None = Field(
         None, description="Meta's status (APPROVED, PENDING, REJECTED, ...); several separated by commas."
     )
+    business: str | None = Field(None, description="A business phone_number_id: its account's templates.")
     language: str | None = Field(None, description="A locale code, `en_US` (or `en-US`).", max_length=16)
     q: str | None = Field(None, description="Text to find in the template's name.", max_length=200)
 
@@ -74,5 +75,7 @@ def list_templates(request: HttpRequest, filters: Query[TemplateQuery]) -> dict[
     scope = principal_of(request).scope
     require_team(scope, "Templates")
     statuses = tuple(s for s in (filters.status or "").split(",") if s.strip())
-    found = queries.TemplateFilter(statuses=statuses, language=filters.language, q=filters.q)
+    found = queries.TemplateFilter(
+        statuses=statuses, business=filters.business, language=filters.language, q=filters.q
+    )
     return {"results": [template_json(t) for t in queries.list_templates(scope, found)]}

@@ -254,6 +254,8 @@ def get_conversation(scope: TokenScope, customer: str, business: str | None = No
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TemplateFilter:
     statuses: tuple[str, ...] = ()
+    # A business phone_number_id: the templates of its account only.
+    business: str | None = None
     language: str | None = None
     q: str | None = None
 
@@ -273,6 +275,8 @@ def list_templates(scope: TokenScope, filters: TemplateFilter) -> list[MessageTe
     templates = MessageTemplate.objects.all()
     if scope.business is not None:
         templates = templates.filter(waba_id=account_of(scope.business))
+    if filters.business:
+        templates = templates.filter(waba_id=account_of(filters.business.strip()))
     if filters.statuses:
         templates = templates.filter(status__in=[s.strip().upper() for s in filters.statuses])
     if filters.language:

@@ -47,7 +47,7 @@ def test_openapi_lists_the_endpoints_with_security() -> None:
     assert "security" not in paths["/api/health/"]["get"]
     assert paths["/api/whatsapp/messages/"]["get"]["security"]
     templates = paths["/api/whatsapp/templates/"]["get"]
-    assert {p["name"] for p in templates["parameters"]} == {"status", "language", "q"}
+    assert {p["name"] for p in templates["parameters"]} == {"status", "business", "language", "q"}
     assert templates["security"]
     assert {"BearerAuth", "SessionAuth"} <= set(schema["components"]["securitySchemes"])
 

@@ -68,6 +68,7 @@ def test_templates_list_filters_by_status_language_and_name(api: Client, templat
     assert names(api, language="es") == [("order_update", "es")]
     assert names(api, language="en-US", q="ORDER") == [("order_update", "en_US")]
     assert names(api, q="nothing") == []
+    assert names(api, business="2002") == [("clinic_reminder", "en_US")]
 
 
 def test_templates_list_for_a_business_token_is_its_account(
