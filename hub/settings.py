@@ -52,6 +52,8 @@ HUB_DRAIN_SECONDS = env_float("HUB_DRAIN_SECONDS", 3.0)
 HUB_SHUTDOWN_GRACE_SECONDS = env_float("HUB_SHUTDOWN_GRACE_SECONDS", 20.0)
 # How long an agent stays "viewing" or "typing" after its last refresh (docs/team-inbox.md).
 HUB_PRESENCE_TTL_SECONDS = env_float("HUB_PRESENCE_TTL_SECONDS", 30.0)
+# `round_robin`: a new or reopened conversation goes to the online agent with the fewest open ones.
+HUB_AUTO_ASSIGN = env_str("HUB_AUTO_ASSIGN", "").strip().lower()
 # How often each process re-checks the credentials of its live sockets (realtime/credentials.py): a
 # revoked or expired token, a deactivated user or an ended session closes its sockets within this.
 HUB_SOCKET_RECHECK_SECONDS = env_float("HUB_SOCKET_RECHECK_SECONDS", 15.0)
