@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 from ninja import NinjaAPI
 
-from api import conversations, media, messages, operations, team
+from api import conversations, media, messages, operations, team, templates
 from api.errors import install_error_handlers, json_not_allowed, not_found_view
 from api.security import BearerAuth, SessionAuth
 
@@ -46,5 +46,6 @@ api.add_router("/whatsapp/", messages.router)
 api.add_router("/whatsapp/", conversations.router)
 api.add_router("/whatsapp/", media.router)
 api.add_router("/whatsapp/", team.router)
+api.add_router("/whatsapp/", templates.router)
 
 __all__ = ["api"]

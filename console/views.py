@@ -23,6 +23,7 @@ from django.views.decorators.http import require_safe
 ASSET_TYPES = {
     "console.js": "text/javascript; charset=utf-8",
     "team.js": "text/javascript; charset=utf-8",
+    "templates.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
 }
 INBOX_SOCKET_PATH = "/ws/whatsapp/inbox/"
@@ -98,6 +99,7 @@ def console_page(request: HttpRequest) -> HttpResponse:
         "config": config,
         "script_version": asset_version("console.js"),
         "team_version": asset_version("team.js"),
+        "templates_version": asset_version("templates.js"),
         "style_version": asset_version("console.css"),
     }
     response = render(request, "console/index.html", context)

@@ -23,7 +23,9 @@ from django.conf import settings
 
 from outbound.worker import ensure_worker_started, stop_worker
 from realtime.consumers import close_all_sockets
+from realtime.presence import get_presence
 from store import publish
+from store.actions.auto_assign import auto_assign_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class ProcessLifecycle:
         self.idle = asyncio.Event()
         self.previous_handler: Any = None
         self.installed = False
+        self.presence_start: asyncio.Future[None] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -79,6 +82,9 @@ class ProcessLifecycle:
             return
         self.installed = True
         publish.bind_event_loop(asyncio.get_running_loop())
+        if auto_assign_enabled():
+            # Webhooks may land on a process no agent is connected to: it needs the online list too.
+            self.presence_start = asyncio.ensure_future(get_presence().start())
         # Signal handlers can only be set from the main thread (where daphne runs the application).
         if threading.current_thread() is threading.main_thread():
             loop = asyncio.get_running_loop()

@@ -33,6 +33,8 @@ WHATSAPP_ACCESS_TOKEN = env_optional("WHATSAPP_ACCESS_TOKEN")
 WHATSAPP_PHONE_NUMBER_ID = env_optional("WHATSAPP_PHONE_NUMBER_ID")
 WHATSAPP_GRAPH_URL = env_str("WHATSAPP_GRAPH_URL", "https://graph.facebook.com").rstrip("/")
 WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v24.0")
+# The WhatsApp Business Account whose templates `manage.py sync_templates` fetches (docs/team-inbox.md).
+WHATSAPP_BUSINESS_ACCOUNT_ID = env_optional("WHATSAPP_BUSINESS_ACCOUNT_ID")
 
 # Meta batches up to 3 MB per POST; anything over this is refused with 413 before it is read.
 WEBHOOK_MAX_BODY_BYTES = env_int("HUB_WEBHOOK_MAX_BODY_BYTES", 4 * 1024 * 1024)
@@ -50,6 +52,8 @@ HUB_DRAIN_SECONDS = env_float("HUB_DRAIN_SECONDS", 3.0)
 HUB_SHUTDOWN_GRACE_SECONDS = env_float("HUB_SHUTDOWN_GRACE_SECONDS", 20.0)
 # How long an agent stays "viewing" or "typing" after its last refresh (docs/team-inbox.md).
 HUB_PRESENCE_TTL_SECONDS = env_float("HUB_PRESENCE_TTL_SECONDS", 30.0)
+# `round_robin`: a new or reopened conversation goes to the online agent with the fewest open ones.
+HUB_AUTO_ASSIGN = env_str("HUB_AUTO_ASSIGN", "").strip().lower()
 # How often each process re-checks the credentials of its live sockets (realtime/credentials.py): a
 # revoked or expired token, a deactivated user or an ended session closes its sockets within this.
 HUB_SOCKET_RECHECK_SECONDS = env_float("HUB_SOCKET_RECHECK_SECONDS", 15.0)

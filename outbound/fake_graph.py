@@ -26,6 +26,7 @@ import httpx
 
 from outbound.error_catalogue import describe_error
 from outbound.fake_graph_requests import check_message, parse_multipart
+from outbound.fake_graph_templates import TEMPLATES_PATH, sample_templates, template_page
 from webhook.samples import encode, envelope, status_update
 from webhook.signature import compute_signature
 
@@ -127,6 +128,8 @@ class FakeGraphApp:
         self.sent: list[dict[str, Any]] = []
         self.media: dict[str, Media] = {}
         self.failures: list[Failure] = []
+        # Served for every WABA id; tests change the list to taste.
+        self.templates: list[dict[str, Any]] = sample_templates()
         self.lock = threading.Lock()
 
     def fail_next(self, failure: Failure) -> None:
@@ -160,6 +163,9 @@ class FakeGraphApp:
             if media is None or parse_qs(query.decode()).get("hash") != [media.sha256[:16]]:
                 return 404, "text/plain", b"Not Found", []
             return 200, media.mime_type, media.data, []
+        if method == "GET" and TEMPLATES_PATH.match(path):
+            status, page = template_page(self.templates, host=headers.get("host", ""), path=path, query=query)
+            return _json(status, page if status == 200 else {"error": page})
         edge, node = _EDGE.match(path), _NODE.match(path)
         if method == "POST" and edge and edge["edge"] == "messages":
             return self._message(edge["pnid"], body)
@@ -272,6 +278,7 @@ class FakeGraphApp:
                 self.sent.clear()
                 self.media.clear()
                 self.failures.clear()
+                self.templates = sample_templates()
             return _json(200, {"reset": True})
         return 404, "text/plain", b"Not Found", []
 

@@ -104,6 +104,10 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
@@ -214,6 +218,22 @@ class GraphClient:
             sha256=_str(data.get("sha256")) or "",
             file_size=_int(data.get("file_size")),
         )
+
+    async def list_templates(self, waba_id: str, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """Every message template of a WABA, page by page with Meta's `after` cursor (never by `next`'s
+        URL: the token goes to the configured Graph URL only). A cursor seen twice ends the walk."""
+        templates: list[dict[str, Any]] = []
+        path, seen = self._path(waba_id, "message_templates"), set[str]()
+        params: dict[str, str | int] = {"limit": page_size}
+        while True:
+            page = await self._json("GET", path, idempotent=True, params=params)
+            data, paging = page.get("data"), _obj(page.get("paging"))
+            templates.extend(t for t in (data if isinstance(data, list) else []) if isinstance(t, dict))
+            after = _str(_obj(paging.get("cursors")).get("after"))
+            if not paging.get("next") or after is None or after in seen:
+                return templates
+            seen.add(after)
+            params = {"limit": page_size, "after": after}
 
     async def download_media(self, url: str, *, max_bytes: int) -> bytes:
         """The bytes behind a `MediaInfo.url`; more than `max_bytes` or a redirect is an error."""

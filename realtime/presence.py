@@ -25,6 +25,7 @@ from django.conf import settings
 
 from realtime.presence_book import ConversationKey, PresenceBook, PresenceState
 from store.auth import TokenScope
+from store.online_agents import provide_online_agents
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ class Presence:
         # agents connecting at once cost a thousand frames per socket-second, not a million.
         self._agents_changed = False
         self._start_lock = asyncio.Lock()
+        # The online list as a tuple replaced whole: the store reads it from other threads
+        # (store/online_agents.py, for auto-assignment).
+        self.online_now: tuple[str, ...] = ()
 
     async def join(self, socket: PresenceSocket) -> None:
         """A socket opened: it is online, and it gets the agents and every presence it may see."""
@@ -104,6 +108,11 @@ class Presence:
             if socket.sees(conversation):
                 socket.deliver(presence_frame(conversation, self.book))
         await self._broadcast(online_event(socket))
+
+    async def start(self) -> None:
+        """Join the other processes' presence without a socket of its own (auto-assignment needs the
+        online list in the process that records webhooks)."""
+        await self._ensure_started()
 
     async def update(
         self, socket: PresenceSocket, conversation: ConversationKey, state: PresenceState
@@ -223,6 +232,8 @@ class Presence:
 
     def _tell(self, changed: list[ConversationKey], online_changed: bool) -> None:
         self._agents_changed = self._agents_changed or online_changed
+        if online_changed:
+            self.online_now = self.book.online_users()
         if not changed:
             return
         frames = {conversation: presence_frame(conversation, self.book) for conversation in changed}
@@ -263,6 +274,7 @@ def get_presence() -> Presence:
     presence = _presences.get(loop)
     if presence is None:
         presence = _presences[loop] = Presence(get_channel_layer())
+        provide_online_agents(lambda: presence.online_now)
     return presence
 
 

@@ -104,6 +104,8 @@ def main() -> int:
             env.setdefault("WHATSAPP_ACCESS_TOKEN", "demo-graph-token")
             env.setdefault("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
             env.setdefault("WHATSAPP_APP_SECRET", "dev-app-secret")
+            # The simulator's account: its webhooks name it, and the fake serves its templates.
+            env.setdefault("WHATSAPP_BUSINESS_ACCOUNT_ID", "102290129340398")
             webhook = f"{hub}/api/whatsapp/webhook/"
             start(python, "-m", "outbound.fake_graph", "--port", graph_port, "--token",
                   env["WHATSAPP_ACCESS_TOKEN"], "--webhook-url", webhook,
@@ -112,6 +114,9 @@ def main() -> int:
         if demo:
             password = secrets.token_urlsafe(9)
             run(python, "manage.py", "shell", "-c", DEMO_USER_SCRIPT.format(password=password))
+            # The console's template picker offers the fake's templates once the window has closed.
+            if wait_for(f"{env['WHATSAPP_GRAPH_URL']}/_fake/sent"):
+                run(python, "manage.py", "sync_templates")
         # -v 0: no access log of daphne's own; the hub logs each 4xx and 5xx once (hub/settings.py).
         server = start(
             python, "-m", "daphne", "-v", "0", "-b", args.host, "-p", args.port, "asgi:application"

@@ -21,6 +21,7 @@ from store.credentials import revoke_tokens
 from store.models import (
     ApiToken,
     HubEvent,
+    MessageTemplate,
     WebhookEvent,
     WhatsAppBusinessNumber,
     WhatsAppMessageStatus,
@@ -157,3 +158,29 @@ class ApiTokenAdmin(ModelAdmin[ApiToken]):
         if obj.phones:
             parts.append("phones " + ", ".join(str(phone) for phone in obj.phones))
         return "; ".join(parts) or "all conversations"
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(ViewOnlyAdmin[MessageTemplate]):
+    """Templates come from Meta (`manage.py sync_templates` and the status webhook): read-only here."""
+
+    list_display = ("name", "language", "status", "category", "waba_id", "updated_at")
+    list_filter = ("status", "category", "language")
+    search_fields = ("name", "=template_id", "=waba_id")
+    search_help_text = "A template's name, or an exact template or WABA id."
+    fields = (
+        "name",
+        "language",
+        "status",
+        "reason",
+        "category",
+        "template_id",
+        "waba_id",
+        "updated_at",
+        "components_pretty",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="components")
+    def components_pretty(self, obj: MessageTemplate) -> SafeString:
+        return pretty_json(obj.components)

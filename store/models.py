@@ -160,6 +160,38 @@ class CannedResponse(models.Model):
         return f"/{self.shortcut}"
 
 
+class MessageTemplate(models.Model):
+    """A message template of a WhatsApp Business Account, as Meta last told (sync_templates or webhook)."""
+
+    # The WABA it belongs to ("" when Meta's webhook named none and no account is configured).
+    waba_id = models.CharField(max_length=64, blank=True, default="")
+    # Meta's template id; "" until Meta has named it (a status update may come before any sync).
+    template_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    name = models.CharField(max_length=512)
+    # Meta's locale code with an underscore (`en_US`); webhooks that write `en-US` are read the same way.
+    language = models.CharField(max_length=16)
+    category = models.CharField(max_length=32, blank=True, default="")
+    # Meta's own value (APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ...), kept as sent.
+    status = models.CharField(max_length=32, db_index=True)
+    # Why Meta rejected or paused it (`reason` of the status webhook), when it said.
+    reason = models.CharField(max_length=255, blank=True, default="")
+    # Meta's `components` list exactly (HEADER, BODY, FOOTER, BUTTONS): what a send must fill.
+    components = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "message template"
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["waba_id", "name", "language"], name="template_unique_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+
 class WhatsAppMessage(models.Model):
     """One message object Meta sent or the hub sent, reactions and unsupported ones included."""
 

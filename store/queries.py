@@ -9,16 +9,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Literal, TypeVar
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from store.actions.conversations import customer_filter
 from store.auth import TokenScope
 from store.errors import InvalidRequest, NotFound, OutOfScope
-from store.models import WhatsAppConversation, WhatsAppMessage
+from store.models import MessageTemplate, WhatsAppBusinessNumber, WhatsAppConversation, WhatsAppMessage
 from store.search import search_messages
 
 DEFAULT_PAGE_SIZE = 50
+# A WABA has at most 250 templates (6,000 with a verified business); the list answers them in one page.
+MAX_TEMPLATES = 1000
 MAX_PAGE_SIZE = 200
 CursorKind = Literal["m", "c"]
 T = TypeVar("T")
@@ -246,3 +249,38 @@ def get_conversation(scope: TokenScope, customer: str, business: str | None = No
     if candidates.exists():
         raise OutOfScope(unknown)
     raise NotFound(unknown)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateFilter:
+    statuses: tuple[str, ...] = ()
+    # A business phone_number_id: the templates of its account only.
+    business: str | None = None
+    language: str | None = None
+    q: str | None = None
+
+
+def account_of(business_phone_number_id: str) -> str:
+    """The WABA a business number belongs to: as Meta's webhooks named it, else the configured one."""
+    waba_id = (
+        WhatsAppBusinessNumber.objects.filter(phone_number_id=business_phone_number_id)
+        .values_list("waba_id", flat=True)
+        .first()
+    )
+    return waba_id or settings.WHATSAPP_BUSINESS_ACCOUNT_ID or ""
+
+
+def list_templates(scope: TokenScope, filters: TemplateFilter) -> list[MessageTemplate]:
+    """The template table by name and language; a token scoped to a business sees its account's only."""
+    templates = MessageTemplate.objects.all()
+    if scope.business is not None:
+        templates = templates.filter(waba_id=account_of(scope.business))
+    if filters.business:
+        templates = templates.filter(waba_id=account_of(filters.business.strip()))
+    if filters.statuses:
+        templates = templates.filter(status__in=[s.strip().upper() for s in filters.statuses])
+    if filters.language:
+        templates = templates.filter(language=filters.language.strip().replace("-", "_"))
+    if filters.q:
+        templates = templates.filter(name__icontains=filters.q.strip())
+    return list(templates.order_by("name", "language", "waba_id")[:MAX_TEMPLATES])

@@ -101,6 +101,7 @@ class IngestBatch:
     customers: list[tuple[BusinessRecord, CustomerRecord]] = field(default_factory=list)
     messages: list[MessageRecord] = field(default_factory=list)
     statuses: list[StatusRecord] = field(default_factory=list)
+    templates: list[TemplateStatusRecord] = field(default_factory=list)
 
     def extend(self, other: IngestBatch) -> None:
         """Append another webhook's records (group commit applies several POSTs as one batch)."""
@@ -108,3 +109,30 @@ class IngestBatch:
         self.customers.extend(other.customers)
         self.messages.extend(other.messages)
         self.statuses.extend(other.statuses)
+        self.templates.extend(other.templates)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateRecord:
+    """A message template as Meta lists it (`GET /<waba_id>/message_templates`), in the store's terms."""
+
+    waba_id: str
+    name: str
+    language: str
+    status: str
+    template_id: str = ""
+    category: str = ""
+    components: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateStatusRecord:
+    """A template's new status from Meta's `message_template_status_update` webhook field."""
+
+    waba_id: str
+    name: str
+    language: str
+    status: str
+    template_id: str = ""
+    category: str = ""
+    reason: str = ""

@@ -16,6 +16,7 @@ from django.urls import reverse
 from store.models import (
     ApiToken,
     HubEvent,
+    MessageTemplate,
     WebhookEvent,
     WhatsAppBusinessNumber,
     WhatsAppConversation,
@@ -133,6 +134,15 @@ def rows(django_user_model: Any) -> dict[str, Any]:
         "webhook": WebhookEvent.objects.create(body=b'{"object": "whatsapp_business_account"}'),
         "event": HubEvent.objects.create(seq=1, type="message.created", conversation=john, payload={}),
         "token": token,
+        "template": MessageTemplate.objects.create(
+            waba_id="102290129340398",
+            template_id="1187634521980243",
+            name="order_update",
+            language="en_US",
+            category="UTILITY",
+            status="APPROVED",
+            components=[{"type": "BODY", "text": f"Hi {{{{1}}}} {SCRIPT}"}],
+        ),
     }
 
 
@@ -144,6 +154,7 @@ MODELS = {
     "hubevent": "event",
     "whatsappbusinessnumber": "business",
     "apitoken": "token",
+    "messagetemplate": "template",
 }
 
 
@@ -434,6 +445,7 @@ def test_admin_delete_of_received_data_is_forbidden(
         ("hubevent", "event", "type", "message.updated"),
         ("whatsappbusinessnumber", "business", "display_phone_number", "1"),
         ("webhookevent", "webhook", "error", "forged"),
+        ("messagetemplate", "template", "status", "REJECTED"),
     ],
 )
 def test_view_only_admin_post_changes_nothing(
@@ -504,3 +516,19 @@ def test_admin_changelist_queries_do_not_grow_with_rows(
         ApiToken.objects.create(user=rows["token"].user, key_hash=f"{index:064d}", prefix=f"hub_{index}")
 
     assert count_queries(admin_client, url) == before
+
+
+@pytest.mark.django_db
+def test_template_admin_search_and_status_filter_find_right_rows(
+    admin_client: Client, rows: dict[str, Any]
+) -> None:
+    rejected = MessageTemplate.objects.create(
+        waba_id="102290129340398", name="win_back", language="en_US", status="REJECTED"
+    )
+    url = reverse("admin:whatsapp_messagetemplate_changelist")
+    assert result_ids(admin_client, url, {"q": "order"}) == {rows["template"].pk}
+    assert result_ids(admin_client, url, {"q": "1187634521980243"}) == {rows["template"].pk}
+    assert result_ids(admin_client, url, {"status": "REJECTED"}) == {rejected.pk}
+    page = admin_client.get(reverse("admin:whatsapp_messagetemplate_change", args=[rows["template"].pk]))
+    assert SCRIPT not in page.content.decode()
+    assert "&lt;script&gt;" in page.content.decode()

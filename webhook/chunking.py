@@ -18,7 +18,7 @@ def size(batch: IngestBatch) -> int:
 
 
 def chunks(batch: IngestBatch, limit: int = RECORD_CHUNK) -> Iterator[IngestBatch]:
-    """Messages first, then statuses, in Meta's order; the businesses and contacts go with the first."""
+    """Messages, then statuses, in Meta's order; businesses, contacts and templates go with the first."""
     count = len(batch.messages)
     for start in range(0, max(size(batch), 1), limit):
         end = start + limit
@@ -27,4 +27,5 @@ def chunks(batch: IngestBatch, limit: int = RECORD_CHUNK) -> Iterator[IngestBatc
             customers=batch.customers if start == 0 else [],
             messages=batch.messages[start:end] if start < count else [],
             statuses=batch.statuses[max(start - count, 0) : max(end - count, 0)],
+            templates=batch.templates if start == 0 else [],
         )

@@ -19,6 +19,7 @@ from webhook.message_types import SystemKind
 from webhook.messages import Message, MessageType
 from webhook.payload import Contact, MessagesChange, WebhookPayload
 from webhook.statuses import Status
+from webhook.template_status import template_statuses_from_payload
 from webhook.wire import ErrorDetail
 from webhook.wire_fields import wire_columns
 
@@ -48,6 +49,7 @@ def batch_from_payload(payload: WebhookPayload, *, received_at: datetime | None 
         for status in change.statuses:
             if status.wamid and status.status_name:
                 batch.statuses.append(_status_record(status, change, business, fallback_time))
+    batch.templates.extend(template_statuses_from_payload(payload))
     return batch
 
 

@@ -19,6 +19,7 @@ def normalised(batch: IngestBatch) -> IngestBatch:
         customers=batch.customers,
         messages=[_message(m) for m in batch.messages],
         statuses=[_status(s) for s in batch.statuses],
+        templates=batch.templates,
     )
 
 

@@ -12,11 +12,19 @@ from django.db.models import Field
 from django.utils import timezone
 
 from store import jobs
+from store.actions.auto_assign import assign_to_online_agents
 from store.actions.autoreply_rules import enqueue_autoreplies
 from store.actions.conversations import CustomerKey, lock_conversations, make_key
-from store.actions.message_rows import apply_status, count_message, message_from_record, status_row
+from store.actions.message_rows import (
+    REOPENED_BY_CUSTOMER,
+    apply_status,
+    count_message,
+    message_from_record,
+    status_row,
+)
 from store.actions.normalise import normalised
 from store.actions.send_result import adopt_wamids
+from store.actions.templates import apply_template_statuses
 from store.columns import clip_to_columns, fit
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
@@ -47,6 +55,7 @@ CONVERSATION_FIELDS = [
     "last_message_preview",
     "status",
     "snoozed_until",
+    "assignee",
     "updated_at",
 ]
 
@@ -67,6 +76,8 @@ def record_batch(batch: IngestBatch, webhook_event_ids: Sequence[int] = ()) -> l
     batch = normalised(batch)
     # Inside a caller's transaction (group commit) a savepoint would only cost two more round trips.
     with transaction.atomic(savepoint=False):
+        # Template rows first: they are locked by nothing that also locks conversations or the sequence.
+        apply_template_statuses(batch.templates)
         _record_businesses(batch)
         message_keys = [customer_key(m.business.phone_number_id, m.customer) for m in batch.messages]
         contact_keys = [customer_key(b.phone_number_id, c) for b, c in batch.customers]
@@ -225,6 +236,8 @@ class _BatchRecorder:
         known = stored | _stored_wamids([r.wamid for r in records if r.wamid not in stored])
         early_statuses = self._orphan_statuses([r.wamid for r in records if r.direction == "outbound"])
         new: list[tuple[WhatsAppMessage, WhatsAppConversation]] = []
+        # New (no message yet) or reopened by the customer: what auto-assignment hands out.
+        opened: dict[int, WhatsAppConversation] = {}
         for record, key in zip(records, keys, strict=True):
             conversation = self.conversations.get(key)
             if record.wamid in known or conversation is None:
@@ -238,8 +251,14 @@ class _BatchRecorder:
             message = message_from_record(record, conversation)
             for status in early_statuses.get(record.wamid, []):
                 apply_status(message, status)
+            if record.direction == "inbound" and (
+                conversation.message_count == 0 or conversation.status in REOPENED_BY_CUSTOMER
+            ):
+                opened[conversation.pk] = conversation
             self._count(conversation, message)
             new.append((message, conversation))
+        # Before the events below copy the conversations: the assignee travels with the message.
+        assign_to_online_agents(list(opened.values()))
         created = WhatsAppMessage.objects.bulk_create([m for m, _ in new])
         # Meta's media URLs expire: the download is a durable job queued in this same transaction.
         jobs.enqueue_many(

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from store import jobs
 from store.actions.conversations import customer_filter, lock_conversations, make_key
 from store.actions.message_rows import count_message
+from store.actions.templates import checked_template
 from store.auth import EVERYTHING, Principal, TokenScope
 from store.columns import clip_to_columns
 from store.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unprocessable
@@ -191,12 +192,16 @@ def prepare_send(request: SendRequest) -> PreparedSend:
             return PreparedSend(earlier, replay=True)
         if request.free_form and not window_open(conversation):
             raise Conflict(WINDOW_CLOSED_DETAIL, "outside_customer_service_window")
+        template = request.payload.get("template")
+        # Refused here, before anything is stored, when the template table says Meta would refuse it.
+        shown = checked_template(conversation.business_phone_number_id, template) if template else ""
         payload = dict(request.payload)
         reply_to = ""
         if request.reply_to is not None:
             reply_to = _resolve_reply_to(conversation, request.reply_to)
             payload["context"] = {"message_id": reply_to}
         message = _new_message(conversation, payload, reply_to, request)
+        message.text_body = shown or message.text_body
         try:
             with transaction.atomic():
                 message.save(force_insert=True)

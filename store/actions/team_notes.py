@@ -18,10 +18,11 @@ MAX_NOTE_LENGTH = 10_000
 _MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 
 
-def require_team(scope: TokenScope) -> None:
-    """Notes are for the team: a credential scoped to customers never reads or writes them."""
+def require_team(scope: TokenScope, what: str = "Internal notes") -> None:
+    """Notes (and the team's other tools) are for the team: a credential scoped to customers never reads
+    or writes them."""
     if scope.customers:
-        raise Forbidden("Internal notes are not available to a token scoped to customers.")
+        raise Forbidden(f"{what} are not available to a token scoped to customers.")
 
 
 def mentioned_users(text: str) -> list[str]:

@@ -39,12 +39,16 @@ def test_openapi_lists_the_endpoints_with_security() -> None:
         "/api/whatsapp/conversations/",
         "/api/whatsapp/conversations/{customer}/",
         "/api/whatsapp/mark-read/",
+        "/api/whatsapp/templates/",
     }
     assert set(paths["/api/whatsapp/conversations/{customer}/"]) == {"get", "patch"}
     assert set(paths["/api/whatsapp/messages/"]) == {"get", "post"}
     assert paths["/api/whatsapp/media/{message_id}/"]["get"]["security"]
     assert "security" not in paths["/api/health/"]["get"]
     assert paths["/api/whatsapp/messages/"]["get"]["security"]
+    templates = paths["/api/whatsapp/templates/"]["get"]
+    assert {p["name"] for p in templates["parameters"]} == {"status", "business", "language", "q"}
+    assert templates["security"]
     assert {"BearerAuth", "SessionAuth"} <= set(schema["components"]["securitySchemes"])
 
 

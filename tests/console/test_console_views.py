@@ -49,6 +49,7 @@ def test_console_staff_gets_page_with_script_and_style(staff: User) -> None:
     style = f'href="/console/assets/console.css?v={asset_version("console.css")}"'
     assert script in page
     assert style in page
+    assert f'src="/console/assets/templates.js?v={asset_version("templates.js")}"' in page
     assert 'id="console-config"' in page
     assert "script-src 'self'" in response["Content-Security-Policy"]
 
@@ -68,6 +69,7 @@ def test_console_page_has_no_external_urls(staff: User) -> None:
     [
         ("console.js", "text/javascript", b"/ws/whatsapp/"),
         ("console.css", "text/css", b".message"),
+        ("templates.js", "text/javascript", b"templates/?"),
     ],
 )
 def test_console_asset_served_from_static_finders(name: str, content_type: str, marker: bytes) -> None:

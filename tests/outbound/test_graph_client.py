@@ -332,3 +332,48 @@ async def test_graph_client_from_settings_uses_graph_url_and_version(settings: S
     async with graph_client_from_settings(transport=httpx.MockTransport(recorder)) as client:
         await client.send_message("999", {"to": "1", "type": "text", "text": {"body": "hi"}})
     assert str(recorder.requests[0].url) == f"{BASE}/v24.0/999/messages"
+
+
+@pytest.mark.asyncio
+async def test_list_templates_follows_cursors_on_the_configured_host_only() -> None:
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        after = request.url.params.get("after")
+        page = {None: ("t1", "c1"), "c1": ("t2", "c2"), "c2": ("t3", None)}[after]
+        paging: dict[str, object] = {"cursors": {"before": "b", "after": page[1] or "end"}}
+        if page[1]:
+            paging["next"] = f"https://elsewhere.example/v24.0/1/message_templates?after={page[1]}"
+        return httpx.Response(200, json={"data": [{"name": page[0]}, "not an object"], "paging": paging})
+
+    async with GraphClient(BASE, "v24.0", TOKEN, transport=httpx.MockTransport(handler)) as client:
+        templates = await client.list_templates("102290129340398")
+    assert [t["name"] for t in templates] == ["t1", "t2", "t3"]
+    assert {r.url.host for r in requests} == {"graph.test"}
+    assert [r.url.path for r in requests] == ["/v24.0/102290129340398/message_templates"] * 3
+
+
+@pytest.mark.asyncio
+async def test_list_templates_stops_at_a_cursor_seen_twice() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        paging = {"cursors": {"after": "same"}, "next": "https://graph.test/next"}
+        return httpx.Response(200, json={"data": [{"name": f"t{calls}"}], "paging": paging})
+
+    async with GraphClient(BASE, "v24.0", TOKEN, transport=httpx.MockTransport(handler)) as client:
+        templates = await client.list_templates("102290129340398")
+    assert calls == 2
+    assert len(templates) == 2
+
+
+@pytest.mark.asyncio
+async def test_list_templates_refuses_an_account_id_that_is_not_a_number() -> None:
+    async with GraphClient(
+        BASE, "v24.0", TOKEN, transport=httpx.MockTransport(lambda r: sent_ok())
+    ) as client:
+        with pytest.raises(GraphError, match="not a Graph API id"):
+            await client.list_templates("../me")

@@ -112,7 +112,7 @@ def call(hub: HubProcess, method: str, path: str, message_id: int, **headers: st
 
 
 # Routes of the team inbox (docs/team-inbox.md), not scoped by conversation but by the kind of credential.
-TEAM_ROUTES = re.compile(r"/notes/|/canned-responses/|/agents/")
+TEAM_ROUTES = re.compile(r"/notes/|/canned-responses/|/agents/|/templates/")
 
 
 def test_access_every_rest_route_refuses_missing_wrong_expired_and_foreign_credentials(

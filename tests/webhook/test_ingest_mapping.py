@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from store.records import IngestBatch, MessageRecord, StatusRecord
+from store.records import IngestBatch, MessageRecord, StatusRecord, TemplateStatusRecord
 from tests.support import fixture_json
 from tests.webhook import BSUID, CUSTOMER, DISPLAY_NUMBER, PHONE_NUMBER_ID, WABA_ID, thousand_message_body
 from webhook.ingest import batch_from_payload
@@ -249,8 +249,25 @@ def test_batch_from_payload_echo_is_outbound_from_business_to_customer() -> None
     assert record.text_body == "Your order #4521 ships today."
 
 
-def test_batch_from_payload_template_status_update_records_nothing() -> None:
-    assert batch("template_status_update.json") == IngestBatch()
+def test_batch_from_payload_template_status_update_records_only_the_template() -> None:
+    result = batch("template_status_update.json")
+    assert result == IngestBatch(templates=result.templates)
+    assert result.templates == [
+        TemplateStatusRecord(
+            waba_id="102290129340398",
+            name="order_shipped",
+            language="en_US",
+            status="APPROVED",
+            template_id="1689556908129832",
+            reason="NONE",
+        )
+    ]
+
+
+def test_batch_from_payload_template_rejected_keeps_reason_and_meta_language() -> None:
+    (record,) = batch("template_status_rejected.json").templates
+    assert (record.status, record.reason, record.language) == ("REJECTED", "INCORRECT_CATEGORY", "en-US")
+    assert record.category == "MARKETING"
 
 
 def test_batch_from_payload_batch_multi_entry_maps_every_business_message_and_status() -> None:

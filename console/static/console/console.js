@@ -682,6 +682,7 @@
     api,
     el,
     replyPlaceholder: ui.textInput.placeholder,
+    send, // the one send path: templates.js sends a picked template through it
     currentConversation: () => state.conversations.get(state.current) || null,
     applyConversation,
     openById: async (id) => {
