@@ -210,7 +210,8 @@ def figures_of(scale: Scale, run: Run) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "scale", [pytest.param(CI, id="ci"), pytest.param(FULL, id="full", marks=[pytest.mark.long, pytest.mark.scale])]
+    "scale",
+    [pytest.param(CI, id="ci"), pytest.param(FULL, id="full", marks=[pytest.mark.long, pytest.mark.scale])],
 )
 def test_four_web_processes_every_socket_gets_every_event_in_order(scale: Scale) -> None:
     token = make_token("four-processes")
