@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,11 +17,13 @@ from tests.console.test_console_browser import (
     chromium_path,
     post_inbound,
 )
-from tests.support import free_port, running_hub
+from tests.support import REPO_ROOT, free_port, running_hub
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "team-console-password"
+# Refreshed only when asked (HUB_REFRESH_SCREENSHOT=1), so that the suite leaves the tree as it found it.
+TEAM_SCREENSHOT = REPO_ROOT / "docs" / "team-inbox.png"
 
 
 def agent_page(browser: Browser, base: str, username: str, errors: list[str]) -> Page:
@@ -77,6 +80,10 @@ def test_two_agents_presence_assignment_notes_and_resolve_live(tmp_path: Path) -
             assert note.evaluate("n => getComputedStyle(n).backgroundColor") == "rgb(255, 246, 194)"
         expect(bob.locator("#mentions")).to_have_text(f"alice mentioned you in {CUSTOMER_NAME}")
         assert alice.locator(".message.outbound").count() == 0
+        # The README's picture of the team inbox: bob's screen, with alice's note and its mention.
+        shot = TEAM_SCREENSHOT if os.environ.get("HUB_REFRESH_SCREENSHOT") == "1" else tmp_path / "team.png"
+        bob.screenshot(path=str(shot))
+        assert shot.stat().st_size > 0
 
         # Alice resolves it: it leaves the Open filter for both of them.
         bob.click('#team-tabs button[data-tab="all"]')
