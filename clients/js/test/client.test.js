@@ -56,9 +56,14 @@ test("the pure parts: the after query and the backoff", () => {
   assert.equal(withAfter("ws://h/ws/whatsapp/inbox/", 5), "ws://h/ws/whatsapp/inbox/?after=5");
   assert.equal(withAfter("ws://h/c/?business=1&after=3", 9), "ws://h/c/?business=1&after=9");
   assert.equal(withAfter("ws://h/c/?after=3", null), "ws://h/c/");
+  assert.equal(withAfter("ws://h/ws/whatsapp/inbox/?presence=1", 7), "ws://h/ws/whatsapp/inbox/?presence=1&after=7");
   assert.equal(backoffDelay(0, {}, () => 0), 250);
   assert.equal(backoffDelay(3, {}, () => 1), 4000);
   assert.equal(backoffDelay(20, {}, () => 1), 30000);
+});
+
+test("a client needs a token, or session: true for the browser's cookie", () => {
+  assert.throws(() => connect({ url: "ws://127.0.0.1:9/", WebSocket }), TypeError);
 });
 
 const setup = CONTROL ? await control("setup") : null;
