@@ -19,7 +19,7 @@ from api.schemas import (
     SendOut,
 )
 from api.security import principal_of
-from outbound.send import send_message_for
+from outbound.send import resend_message_for, send_message_for
 from store import queries
 from store.events import MessageDetailJSON, message_detail_json, message_json
 
@@ -68,10 +68,15 @@ async def send_message(
     idempotency_key: str | None = Header(
         None,
         alias="Idempotency-Key",
-        description="Repeat the same key (per user) to get the first result instead of sending twice.",
+        description=(
+            "Repeat the same key (per token, or per session) within 24 hours to get the first result"
+            " instead of sending twice; the same key with another body is 422 `idempotency_key_reused`."
+        ),
     ),
 ) -> JsonResponse:
-    """Send a message to a customer; 201 with it (`sent`, or `pending` while a throttled send is retried).
+    """Send a message to a customer; 201 with it: `sent`, `pending` while a throttled send waits for its
+    retry, or `unknown` when Meta's answer was lost (the hub never sends it again by itself; a status
+    webhook settles it, or an agent sends it again with `POST /messages/<id>/resend/`).
 
     A free-form message outside the 24-hour customer service window is refused before anything is sent
     (409 `outside_customer_service_window`); templates are always allowed. When Meta refuses, the
@@ -80,4 +85,21 @@ async def send_message(
     outcome = await send_message_for(
         principal_of(request), body.model_dump(exclude_none=True), idempotency_key
     )
+    return JsonResponse(outcome.body(), status=outcome.status)
+
+
+@router.post(
+    "/messages/{message_id}/resend/",
+    response={201: SendOut, 404: SendErrorOut, **SEND_ERRORS},
+    operation_id="resend_message",
+)
+async def resend_message(request: HttpRequest, message_id: int) -> JsonResponse:
+    """Send again an outbound message whose state is `unknown`; 201 with the new message.
+
+    Meta's answer to the first send was lost, so the customer may already have it: this is an agent's
+    decision, never the hub's. One new send at most per message, whoever asks and however often (the
+    same new message is answered again); 409 `not_unknown` for a message in any other state, 404 for
+    an unknown id or one outside the token's scope.
+    """
+    outcome = await resend_message_for(principal_of(request), message_id)
     return JsonResponse(outcome.body(), status=outcome.status)

@@ -30,6 +30,7 @@ from outbound.graph import (
 from outbound.payloads import SendValidationError, build_message, is_free_form
 from outbound.worker import PermanentFailure, RetryLater, run_job
 from store import jobs
+from store.actions.resend import resend_request
 from store.actions.send import (
     SendOutcome,
     SendRequest,
@@ -88,6 +89,19 @@ async def send_message_for(
         return SendOutcome(400, error=invalid.code, detail=invalid.detail)
     except HubError as error:
         return SendOutcome(error.status, error=error.code, detail=error.detail)
+    return await _store_and_send(request)
+
+
+async def resend_message_for(principal: Principal, message_pk: int) -> SendOutcome:
+    """Send again an `unknown` message for `principal` (store/actions/resend.py): one new send at most."""
+    try:
+        request = await sync_to_async(resend_request)(principal, message_pk)
+    except HubError as error:
+        return SendOutcome(error.status, error=error.code, detail=error.detail)
+    return await _store_and_send(request)
+
+
+async def _store_and_send(request: SendRequest) -> SendOutcome:
     if not settings.WHATSAPP_ACCESS_TOKEN:
         return SendOutcome(503, error="sending_disabled", detail=SENDING_DISABLED_DETAIL)
     try:

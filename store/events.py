@@ -45,7 +45,11 @@ class MessageJSON(TypedDict):
     reply_to: str
     content: MessageContentJSON
     timestamp: str
-    status: str
+    # received (inbound); outbound: pending until Meta answers, then sent, delivered, read, played or
+    # failed; unknown when Meta's answer was lost (docs/reliability.md, "A send's states").
+    status: Literal[
+        "received", "pending", "unknown", "sent", "delivered", "read", "played", "failed", "deleted"
+    ]
     error_code: int | None
     error_title: str
     read_at: str | None
@@ -150,7 +154,7 @@ def message_json(message: WhatsAppMessage) -> MessageJSON:
         "reply_to": message.reply_to,
         "content": message.content,
         "timestamp": iso(message.timestamp) or "",
-        "status": message.status,
+        "status": message.status,  # type: ignore[typeddict-item]  # the column has the choices
         "error_code": message.error_code,
         "error_title": message.error_title,
         "read_at": iso(message.read_at),
