@@ -7,8 +7,10 @@
   const PAGE_SIZE = 50;
   const MAX_RENDERED = 600; // bubbles kept in the DOM; scrolling further back drops the newest ones
   const WINDOW_MS = 24 * 60 * 60 * 1000;
-  const RANK = { pending: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
-  const TICKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" };
+  // `unknown`: Meta's answer to the send was lost; Meta's first status for it still moves it on.
+  const RANK = { pending: 0, unknown: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
+  const TICKS = { pending: "🕓", unknown: "?", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" };
+  const RESEND_CONFIRM = "Send this message again? It may already have reached the customer.";
   const MEDIA_TYPES = new Set(["image", "video", "audio", "document", "sticker"]);
   // Types the console renders; any other (`unsupported`, one Meta adds later) gets a note naming it.
   const KNOWN_TYPES = new Set(["text", "location", "contacts", "interactive", "button", "order", "system",
@@ -33,6 +35,7 @@
     templateMode: false,
     marking: new Set(), // conversation ids with a mark-read request in flight
     markAgain: new Set(), // ... and those that got news of unread messages meanwhile
+    resent: new Set(), // ids of unknown messages sent again from this page
     loaded: false, // lists fetched; events received before that wait in `held`
     held: [],
     loading: Promise.resolve(), // the chain of list fetches, one at a time
@@ -357,8 +360,39 @@
   function renderTicks(m) {
     const ticks = el("span", `ticks ${m.status}`, TICKS[m.status] || m.status);
     ticks.dataset.status = ticks.title = m.status;
+    if (m.status === "unknown") return renderUnknown(m, ticks);
     if (m.status !== "failed") return ticks;
     return el("span", "failure", null, ticks, el("span", "error", m.error_title || "not delivered"));
+  }
+
+  /* A send whose answer from Meta was lost: the agent decides whether to send it again. */
+  function renderUnknown(m, ticks) {
+    ticks.title = m.error_title || "Meta's answer was lost: the message may or may not have reached the customer.";
+    let action = el("span", "resent", "sent again");
+    if (!state.resent.has(m.id)) {
+      action = el("button", "resend", "send again");
+      action.type = "button";
+      action.dataset.resend = m.id;
+    }
+    return el("span", "unknown-send", null, ticks, el("span", "error", "delivery unknown"), action);
+  }
+
+  async function resend(button) {
+    const id = Number(button.dataset.resend);
+    if (!window.confirm(RESEND_CONFIRM)) return;
+    button.disabled = true;
+    ui.sendError.textContent = "";
+    try {
+      const data = await api(`${config.api}messages/${id}/resend/`, { method: "POST", body: {} });
+      state.resent.add(id);
+      const original = state.thread && state.thread.byId.get(id);
+      if (original) redraw(state.thread, original);
+      applyMessage(data.message, true);
+      scrollToBottom();
+    } catch (error) {
+      ui.sendError.textContent = error.message;
+      button.disabled = false;
+    }
   }
 
   function renderMessage(thread, m) {
@@ -638,6 +672,10 @@
     }
   });
   scroller.addEventListener("scroll", () => scroller.scrollTop < 200 && loadPage(true));
+  ui.messages.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-resend]");
+    if (button && !button.disabled) resend(button);
+  });
   ui.jumpLatest.addEventListener("click", () => loadPage(false));
   ui.textForm.addEventListener("submit", submitText);
   ui.textInput.addEventListener("keydown", (event) => {
