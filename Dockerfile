@@ -23,6 +23,8 @@ COPY webhook ./webhook
 COPY realtime ./realtime
 COPY outbound ./outbound
 COPY console ./console
+# The socket client the console imports (console/views.py serves it from here).
+COPY clients/js/hub-client.js ./clients/js/hub-client.js
 # The hub alone: everything it needs is installed above.
 RUN pip install --no-deps '.[uvicorn]'
 

@@ -1,7 +1,9 @@
-"""The console page (staff only) and its two static files.
+"""The console page (staff only) and its static files.
 
-The app serves its own script and style sheet through the staticfiles finders: the hub runs under
+The app serves its own scripts and style sheet through the staticfiles finders: the hub runs under
 daphne alone, which serves no static files, and the console must work without a build or collectstatic.
+The socket client it imports is the one apps use, read from clients/js/ (its one copy, which `npm pack`
+also packs), so the console always runs the client of this very commit.
 """
 
 from __future__ import annotations
@@ -22,19 +24,22 @@ from django.views.decorators.http import require_safe
 
 ASSET_TYPES = {
     "console.js": "text/javascript; charset=utf-8",
+    "hub-client.js": "text/javascript; charset=utf-8",
     "team.js": "text/javascript; charset=utf-8",
     "templates.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
 }
+# Assets that live outside the console app, by name; the others are `console/<name>` of the finders.
+OUTSIDE_ASSETS = {"hub-client.js": Path(settings.BASE_DIR) / "clients" / "js" / "hub-client.js"}
 INBOX_SOCKET_PATH = "/ws/whatsapp/inbox/"
 YEAR_SECONDS = 365 * 24 * 3600
 
 
 @cache
 def _asset(name: str) -> tuple[bytes, str]:
-    """The bytes of `console/<name>` and a short hash of them (the cache-busting version)."""
-    found = finders.find(f"console/{name}")
-    if not isinstance(found, str):
+    """The bytes of asset `name` and a short hash of them (the cache-busting version)."""
+    found = OUTSIDE_ASSETS.get(name) or finders.find(f"console/{name}")
+    if not isinstance(found, str | Path):
         raise Http404("No such console asset.")
     data = Path(found).read_bytes()
     return data, hashlib.sha256(data).hexdigest()[:12]
@@ -91,6 +96,7 @@ def console_page(request: HttpRequest) -> HttpResponse:
     config = {
         "api": "/api/whatsapp/",
         "inbox": INBOX_SOCKET_PATH,
+        "client": f"{reverse('console:asset', args=['hub-client.js'])}?v={asset_version('hub-client.js')}",
         "csrf_token": get_token(request),
         "username": user.get_username(),
         "login_url": f"{settings.LOGIN_URL}?next={reverse('console:index')}",

@@ -54,14 +54,20 @@ export interface BackoffOptions {
 export interface ConnectOptions {
   /** ws:// or wss:// URL of `/ws/whatsapp/inbox/` or `/ws/whatsapp/conversations/<customer>/`. */
   url: string;
-  /** An API token, sent in the `bearer` subprotocol; without one the browser's session cookie is used. */
+  /** An API token, sent in the `bearer` subprotocol (never in the URL). */
   token?: string | null;
+  /** No token: the browser sends the session cookie of a staff user (a page of the hub's own site).
+   * One of `token` and `session` is required. */
+  session?: boolean;
   /** The last seq the app processed (persisted from `client.seq`): the server replays what followed. */
   after?: number | null;
   onEvent?: (event: HubEvent) => void;
   /** `after` is older than the retained log: refetch over REST; the live stream continues. Without
    * it, the `resync_required` frame goes to `onEvent`. */
   onResync?: (frame: HubFrame) => void;
+  /** Every other frame: `presence` and `agents` (no seq, never replayed), and answers to `post()`;
+   * pongs stay inside the client. */
+  onFrame?: (frame: HubFrame) => void;
   onState?: (state: HubState, detail: HubStateDetail) => void;
   /** Error frames that answer no request, and exceptions thrown by the callbacks. */
   onError?: (error: unknown) => void;
@@ -98,6 +104,13 @@ export interface MarkReadOptions {
   business?: string;
 }
 
+export interface PresenceOptions {
+  /** The customer (wa_id or BSUID); omitted on a conversation socket. */
+  conversation?: string;
+  business?: string;
+  state: "viewing" | "typing" | "idle";
+}
+
 export declare class HubClient {
   constructor(options: ConnectOptions);
   /** The last seq received, or null before the first event. */
@@ -106,6 +119,10 @@ export declare class HubClient {
   /** The code of the last close (4000 when the client gave up on a silent socket). */
   readonly closeCode: number | null;
   send(frame: { type: string; [field: string]: unknown }, options?: SendOptions): Promise<HubFrame>;
+  /** Send now, without request_id, answer or retry; false when the socket is not open. */
+  post(frame: { type: string; [field: string]: unknown }): boolean;
+  /** Resolves with `presence.ok`. */
+  presence(presence: PresenceOptions, options?: SendOptions): Promise<HubFrame>;
   markRead(target?: MarkReadOptions, options?: SendOptions): Promise<HubFrame>;
   sendMessage(
     body: { to: string; [field: string]: unknown },

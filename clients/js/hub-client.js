@@ -64,9 +64,11 @@ export class HubClient {
   constructor({
     url,
     token = null,
+    session = false,
     after = null,
     onEvent = () => {},
     onResync = null,
+    onFrame = () => {},
     onState = () => {},
     onError = () => {},
     WebSocket: Socket = globalThis.WebSocket,
@@ -78,9 +80,10 @@ export class HubClient {
     stableAfter = 10000,
   } = {}) {
     if (!url) throw new TypeError("connect() needs the socket's url");
+    if (!token && !session) throw new TypeError("connect() needs a token, or session: true (the browser's cookie)");
     if (typeof Socket !== "function") throw new TypeError("no WebSocket: pass an implementation as `WebSocket`");
     if (after !== null && !isSeq(after)) throw new TypeError("after must be a seq (a non-negative integer)");
-    Object.assign(this, { url, token, onEvent, onResync, onState, onError, Socket });
+    Object.assign(this, { url, token, onEvent, onResync, onFrame, onState, onError, Socket });
     this.options = { pingInterval, pongTimeout, requestTimeout, connectTimeout, backoff, stableAfter };
     /* The last seq received: persist it, and pass it as `after` to resume after a cold start. */
     this.seq = after;
@@ -112,6 +115,24 @@ export class HubClient {
       this._pending.set(id, { frame: request, resolve, reject, timer });
       this._transmit(request);
     });
+  }
+
+  /* Send a frame now, if the socket is open, with no request_id and no answer awaited (nor any retry);
+   * returns whether it went out. For frames whose answer does not matter, such as a refreshed presence. */
+  post(frame) {
+    const live = this._socket;
+    if (!live || !live.openedAt || live.socket.readyState !== OPEN) return false;
+    live.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /* This user's presence in one conversation (`state` "viewing", "typing" or "idle"), for the team
+   * (a staff user's socket opened with `?presence=1`; docs/team-inbox.md). Resolves with `presence.ok`. */
+  presence({ conversation, business, state }, options) {
+    const frame = { type: "presence", state };
+    if (conversation !== undefined) frame.conversation = conversation;
+    if (business !== undefined) frame.business = business;
+    return this.send(frame, options);
   }
 
   /* Mark one conversation read (`phoneNumber`, or nothing on a conversation socket) or `messageIds`. */
@@ -244,6 +265,8 @@ export class HubClient {
       else this.onEvent(frame);
     } else if (frame.type === "error") {
       this.onError(new HubError(frame.error, frame.detail, frame));
+    } else if (frame.type !== "pong") {
+      this.onFrame(frame); // presence, agents, and answers to posted frames
     }
   }
 

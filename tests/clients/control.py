@@ -15,11 +15,18 @@ from typing import Any
 
 from tests.clients.harness import SERVERS, ClientWorld
 from tests.realtime.helpers import ALICE, BUSINESS
+from tests.reliability.clients import INBOX
+from tests.reliability.cluster import Server
 
 
 def done(verb: Callable[[Any], None], argument: Any) -> dict[str, Any]:
     verb(argument)
     return {"done": True}
+
+
+def slow_link(world: ClientWorld, server: Server) -> dict[str, Any]:
+    link = world.slow_link(server)
+    return {"link": world.links.index(link), "url": link.url_for(INBOX)}
 
 
 def verbs(world: ClientWorld) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
@@ -37,6 +44,10 @@ def verbs(world: ClientWorld) -> dict[str, Callable[[dict[str, Any]], dict[str, 
         "freeze": lambda body: done(world.freeze, body["server"]),
         "kill-frozen": lambda body: done(world.kill_frozen, body["server"]),
         "prune": lambda _: {"seq": world.prune()},
+        "slow-link": lambda body: slow_link(world, body["server"]),
+        "pause-link": lambda body: done(lambda index: world.links[index].pause(), int(body["link"])),
+        "resume-link": lambda body: done(lambda index: world.links[index].resume(), int(body["link"])),
+        "record-for": lambda body: {"seq": world.record_for(float(body["seconds"]))},
     }
 
 

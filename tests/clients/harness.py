@@ -23,6 +23,7 @@ from store.actions.record import record_batch
 from store.eventlog import last_seq
 from store.management.commands.prune_events import prune_events
 from store.records import IngestBatch
+from tests.clients.slow_link import SlowLink
 from tests.realtime.helpers import ALICE, BUSINESS, inbound, make_token
 from tests.reliability.clients import INBOX
 from tests.reliability.cluster import HubProcess, Server
@@ -57,12 +58,15 @@ class ClientWorld:
         self.token = make_token("client-suite")
         self.hubs: dict[Server, HubProcess] = {}
         self.lock = threading.Lock()
+        self.links: list[SlowLink] = []
         for server in SERVERS:
             self.hubs[server] = HubProcess(f"clients-{server}", server=server, env=self.env).start()
         # Status webhooks of the fake's sends go to the first hub (its port never changes).
         self.graph.app.webhook_url = f"{self.hubs['daphne'].base}/api/whatsapp/webhook/"
 
     def stop(self) -> None:
+        for link in self.links:
+            link.close()
         for hub in self.hubs.values():
             hub.stop()
         self.graph.stop()
@@ -128,6 +132,22 @@ class ClientWorld:
             old.kill()
             old.stop()
             self.hubs[server] = HubProcess(old.name, port=old.port, server=server, env=self.env).start()
+
+    def record_for(self, seconds: float, spacing: float = 0.25) -> int:
+        """Record one event every `spacing` seconds for `seconds`; returns the last seq."""
+        deadline = time.monotonic() + seconds
+        end = self.record(1)
+        while time.monotonic() < deadline:
+            time.sleep(spacing)
+            end = self.record(1)
+        return end
+
+    def slow_link(self, server: Server) -> SlowLink:
+        """A relay to `server` that can stop reading from it (tests/clients/slow_link.py); the world
+        closes it when it stops."""
+        link = SlowLink(self.hubs[server].port)
+        self.links.append(link)
+        return link
 
     def prune(self) -> int:
         """Drop every logged event but the newest (as `prune_events` does past the retention); returns the

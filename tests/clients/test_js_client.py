@@ -56,4 +56,4 @@ def test_js_client_suite_under_node_test_runner(world: ClientWorld) -> None:
     print(run.stdout)
     assert run.returncode == 0, run.stdout + run.stderr
     # Every scenario ran, under both servers.
-    assert re.search(r"\bpass 11\b", run.stdout), run.stdout
+    assert re.search(r"\bpass 13\b", run.stdout), run.stdout

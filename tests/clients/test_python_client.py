@@ -13,6 +13,7 @@ from whatsapp_hub_client import HubClient, HubClosed, HubRequestError
 
 from tests.clients.harness import SERVERS, ClientWorld
 from tests.realtime.helpers import ALICE, BUSINESS
+from tests.reliability.clients import INBOX
 from tests.reliability.cluster import Server
 
 # `django_db` makes pytest-django create the test database the hub processes serve; the events the tests
@@ -27,6 +28,11 @@ pytestmark = [
 
 # Fast enough for tests; production defaults are 10 s + 10 s (a dead socket is noticed within 20 s).
 PING_INTERVAL, PONG_TIMEOUT = 0.5, 0.5
+# Uvicorn's --ws-ping-interval and --ws-ping-timeout (20 s each, its defaults, as the README runs it).
+UVICORN_KEEPALIVE_SECONDS = 40
+# How the hub ends a socket that stopped reading: its keepalive (1011), or the close frame lost behind
+# the unread bytes when the server aborts the connection (1006); 4008 when its queue overflowed first.
+HUB_CLOSES = (1011, 1006, 4008)
 
 
 class Recorder:
@@ -136,6 +142,39 @@ async def test_sigkill_without_close_frame_is_noticed_by_keepalive_and_resumes_w
     assert noticed <= PING_INTERVAL + PONG_TIMEOUT + 3.0, noticed
     assert [s for s in hub.seqs if s > before] == list(range(before + 1, missed + 1))
     assert any(s == "connecting" and d["after"] == before for s, d in hub.states), hub.states
+
+
+async def test_reader_that_stops_is_closed_by_the_hub_comes_back_and_catches_up(world: ClientWorld) -> None:
+    """Under uvicorn, whose keepalive closes a socket that stopped reading; daphne never closes one.
+
+    The reader stops reading (tests/clients/slow_link.py: its TCP link stops taking bytes) while events
+    go on. Uvicorn pings every 20 s and closes a socket with no pong 20 s later (1011), before its
+    queue of 1,000 events overflows into 4008 unless events come faster than a few hundred a second:
+    7,750 events of 4.5 KB in 37 s behind a paused link did not overflow it. 4008 itself is proved
+    against uvicorn with raw sockets (tests/reliability/test_slow_consumers.py). Daphne buffers every
+    frame in Twisted and pings nobody, so it never closes such a reader (docs/reliability.md, known
+    limit 4). Either way the client comes back with `after` and misses nothing. The client's keepalive
+    is slowed here: it would take the silent link for a dead server and reconnect first.
+    """
+    link = world.slow_link("uvicorn")
+    hub = Recorder(link.url_for(INBOX), world.token, ping_interval=120.0, pong_timeout=10.0).start()
+    try:
+        await hub.opened()
+        start = await asyncio.to_thread(world.record, 1)
+        await hub.reached(start)
+        link.pause()
+        end = await asyncio.to_thread(world.record_for, UVICORN_KEEPALIVE_SECONDS + 5)
+        link.resume()
+        await hub.reached(end, within=60)
+    finally:
+        await hub.close()
+    closes = [d["code"] for s, d in hub.states if s == "reconnecting"]
+    assert len(closes) == 1, hub.states
+    assert closes[0] in HUB_CLOSES, hub.states
+    assert [s for s in hub.seqs if s > start] == list(range(start + 1, end + 1))
+    resumed = [d["after"] for s, d in hub.states if s == "connecting"][1:]
+    assert len(resumed) == 1, resumed
+    assert start <= resumed[0] < end, resumed
 
 
 @pytest.mark.parametrize("server", SERVERS)

@@ -11,6 +11,7 @@ from django.test import Client
 
 from console.views import asset_version
 from tests.api.clients import BEHIND_TLS_PROXY
+from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +83,18 @@ def test_console_asset_served_from_static_finders(name: str, content_type: str, 
     with open(found, "rb") as source:
         assert response.content == source.read()
     assert marker in response.content
+
+
+def test_console_socket_client_is_the_apps_client_byte_for_byte(staff: User) -> None:
+    # The console imports the one client apps use (clients/js/), not a copy that could drift from it.
+    config = client_for(staff).get(CONSOLE).context["config"]
+    assert config["client"] == f"/console/assets/hub-client.js?v={asset_version('hub-client.js')}"
+    response = client_for(None).get(config["client"])
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert "immutable" in response["Cache-Control"]
+    assert response.content == (REPO_ROOT / "clients" / "js" / "hub-client.js").read_bytes()
+    assert b"export function connect(" in response.content
 
 
 def test_console_asset_stale_version_is_not_cached_for_long() -> None:

@@ -13,6 +13,11 @@ const CONTROL = process.env.HUB_CONTROL;
 // Fast enough for tests; production defaults are 10 s + 10 s (a dead socket is noticed within 20 s).
 const PING_INTERVAL = 500;
 const PONG_TIMEOUT = 500;
+// Uvicorn's --ws-ping-interval plus --ws-ping-timeout (20 s each, its defaults).
+const UVICORN_KEEPALIVE_SECONDS = 40;
+// How the hub ends a socket that stopped reading: its keepalive (1011), the close frame lost behind the
+// unread bytes (1006), or 4008 when the socket's queue overflowed first.
+const HUB_CLOSES = [1011, 1006, 4008];
 
 async function control(verb, body = {}) {
   const response = await fetch(`${CONTROL}/${verb}`, { method: "POST", body: JSON.stringify(body) });
@@ -56,9 +61,14 @@ test("the pure parts: the after query and the backoff", () => {
   assert.equal(withAfter("ws://h/ws/whatsapp/inbox/", 5), "ws://h/ws/whatsapp/inbox/?after=5");
   assert.equal(withAfter("ws://h/c/?business=1&after=3", 9), "ws://h/c/?business=1&after=9");
   assert.equal(withAfter("ws://h/c/?after=3", null), "ws://h/c/");
+  assert.equal(withAfter("ws://h/ws/whatsapp/inbox/?presence=1", 7), "ws://h/ws/whatsapp/inbox/?presence=1&after=7");
   assert.equal(backoffDelay(0, {}, () => 0), 250);
   assert.equal(backoffDelay(3, {}, () => 1), 4000);
   assert.equal(backoffDelay(20, {}, () => 1), 30000);
+});
+
+test("a client needs a token, or session: true for the browser's cookie", () => {
+  assert.throws(() => connect({ url: "ws://127.0.0.1:9/", WebSocket }), TypeError);
 });
 
 const setup = CONTROL ? await control("setup") : null;
@@ -128,6 +138,31 @@ for (const server of setup ? setup.servers : []) {
       assert.equal(count("connecting"), 1);
       await assert.rejects(client.send({ type: "ping" }), (error) => error instanceof HubError && error.code === "closed");
     });
+
+    // Under uvicorn, whose keepalive closes a socket that stopped reading; daphne never closes one (see
+    // tests/clients/test_python_client.py for why uvicorn's 1011 comes before the 4008 of an overflow).
+    if (server === "uvicorn") {
+      test("a reader that stops reading is closed by the hub, comes back with after and catches up", async () => {
+        const { link, url: linkUrl } = await control("slow-link", { server });
+        // The client's own keepalive would take the silent link for a dead server and reconnect first.
+        const { client, seen } = recorder(linkUrl, { token, pingInterval: 120000, pongTimeout: 10000 });
+        try {
+          await until(() => client.state === "open");
+          const { seq: start } = await control("record", { count: 1 });
+          await until(() => client.seq >= start);
+          await control("pause-link", { link });
+          const { seq: end } = await control("record-for", { seconds: UVICORN_KEEPALIVE_SECONDS + 5 });
+          await control("resume-link", { link });
+          await until(() => client.seq >= end, 60000);
+          const closes = seen.states.filter(([s]) => s === "reconnecting").map(([, d]) => d.code);
+          assert.equal(closes.length, 1, JSON.stringify(seen.states));
+          assert.ok(HUB_CLOSES.includes(closes[0]), JSON.stringify(seen.states));
+          assert.deepEqual(seen.seqs.filter((s) => s > start), range(start + 1, end));
+        } finally {
+          client.close();
+        }
+      });
+    }
 
     test("two sends in flight each settle with their own answer", async () => {
       await control("record", { count: 1 }); // an open 24-hour window

@@ -7,10 +7,10 @@
   const PAGE_SIZE = 50;
   const MAX_RENDERED = 600; // bubbles kept in the DOM; scrolling further back drops the newest ones
   const WINDOW_MS = 24 * 60 * 60 * 1000;
-  const PING_MS = 25000;
-  const SILENCE_MS = 60000;
-  const RANK = { pending: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
-  const TICKS = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" };
+  // `unknown`: Meta's answer to the send was lost; Meta's first status for it still moves it on.
+  const RANK = { pending: 0, unknown: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
+  const TICKS = { pending: "🕓", unknown: "?", sent: "✓", delivered: "✓✓", read: "✓✓", played: "✓✓", failed: "✗" };
+  const RESEND_CONFIRM = "Send this message again? It may already have reached the customer.";
   const MEDIA_TYPES = new Set(["image", "video", "audio", "document", "sticker"]);
   // Types the console renders; any other (`unsupported`, one Meta adds later) gets a note naming it.
   const KNOWN_TYPES = new Set(["text", "location", "contacts", "interactive", "button", "order", "system",
@@ -35,13 +35,11 @@
     templateMode: false,
     marking: new Set(), // conversation ids with a mark-read request in flight
     markAgain: new Set(), // ... and those that got news of unread messages meanwhile
+    resent: new Set(), // ids of unknown messages sent again from this page
     loaded: false, // lists fetched; events received before that wait in `held`
     held: [],
     loading: Promise.resolve(), // the chain of list fetches, one at a time
-    lastSeq: null,
-    socket: null,
-    attempt: 0,
-    lastFrameAt: 0,
+    client: null, // the socket client, once its module has loaded
     // What the list shows (team.js sets them: tabs and the status filter), and who listens to what.
     listFilter: () => true,
     listQuery: "",
@@ -362,8 +360,39 @@
   function renderTicks(m) {
     const ticks = el("span", `ticks ${m.status}`, TICKS[m.status] || m.status);
     ticks.dataset.status = ticks.title = m.status;
+    if (m.status === "unknown") return renderUnknown(m, ticks);
     if (m.status !== "failed") return ticks;
     return el("span", "failure", null, ticks, el("span", "error", m.error_title || "not delivered"));
+  }
+
+  /* A send whose answer from Meta was lost: the agent decides whether to send it again. */
+  function renderUnknown(m, ticks) {
+    ticks.title = m.error_title || "Meta's answer was lost: the message may or may not have reached the customer.";
+    let action = el("span", "resent", "sent again");
+    if (!state.resent.has(m.id)) {
+      action = el("button", "resend", "send again");
+      action.type = "button";
+      action.dataset.resend = m.id;
+    }
+    return el("span", "unknown-send", null, ticks, el("span", "error", "delivery unknown"), action);
+  }
+
+  async function resend(button) {
+    const id = Number(button.dataset.resend);
+    if (!window.confirm(RESEND_CONFIRM)) return;
+    button.disabled = true;
+    ui.sendError.textContent = "";
+    try {
+      const data = await api(`${config.api}messages/${id}/resend/`, { method: "POST", body: {} });
+      state.resent.add(id);
+      const original = state.thread && state.thread.byId.get(id);
+      if (original) redraw(state.thread, original);
+      applyMessage(data.message, true);
+      scrollToBottom();
+    } catch (error) {
+      ui.sendError.textContent = error.message;
+      button.disabled = false;
+    }
   }
 
   function renderMessage(thread, m) {
@@ -561,19 +590,11 @@
     if (stick && frame.type === "message.created") scrollToBottom();
   }
 
-  function handleFrame(frame) {
-    state.lastFrameAt = Date.now();
+  /* A frame with a seq, once and in order (the client drops what it saw already). */
+  function handleEvent(frame) {
     emit("frame", frame);
-    if (frame.type === "resync_required") {
-      resync();
-    } else if (typeof frame.seq === "number") {
-      if (state.lastSeq !== null && frame.seq <= state.lastSeq) return;
-      state.lastSeq = frame.seq;
-      if (state.loaded) applyEvent(frame);
-      else state.held.push(frame);
-    } else if (frame.type === "error") {
-      console.warn("socket error frame:", frame.error, frame.detail);
-    }
+    if (state.loaded) applyEvent(frame);
+    else state.held.push(frame);
   }
 
   /* Fetch the lists over REST (start, resync); events meanwhile wait and are applied afterwards. */
@@ -599,47 +620,42 @@
     state.held.splice(0).forEach(applyEvent);
   }
 
-  function connect() {
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const after = state.lastSeq === null ? "?presence=1" : `?presence=1&after=${state.lastSeq}`;
-    const socket = new WebSocket(`${scheme}//${window.location.host}${config.inbox}${after}`);
-    let openedAt = 0;
-    state.socket = socket;
-    socket.addEventListener("open", () => {
-      openedAt = state.lastFrameAt = Date.now();
+  function showSocketState(name, detail) {
+    if (name === "open") {
       showConnection("live", "up");
       // Without a seq there is nothing to replay from: what the socket now streams follows a fresh read.
-      if (state.lastSeq === null) resync();
-    });
-    socket.addEventListener("message", (event) => {
-      try {
-        handleFrame(JSON.parse(event.data));
-      } catch (error) {
-        console.error("could not apply a frame:", error);
-      }
-    });
-    socket.addEventListener("close", (event) => {
-      if (state.socket === socket) state.socket = null;
-      // A connection that lived a while starts the backoff over; one refused at once keeps growing it.
-      if (openedAt && Date.now() - openedAt > 10000) state.attempt = 0;
-      reconnectLater(event.code);
-    });
+      if (detail.after === null) resync();
+    } else if (name === "reconnecting") {
+      showConnection(`connection lost; retrying in ${Math.ceil(detail.delay / 1000)} s`, "down");
+    } else if (name === "stopped") {
+      // The client stops only on a close a retry cannot fix, such as an ended session (4401).
+      showConnection(detail.code === 4401 ? "signed out: reload the page to sign in"
+        : `disconnected (${detail.code}): reload the page`, "down");
+    }
   }
 
-  function reconnectLater(code) {
-    const ceiling = Math.min(30000, 1000 * 2 ** state.attempt);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2); // jitter: many consoles do not return at once
-    state.attempt += 1;
-    const why = code === 4401 ? "signed out: reload the page to sign in" : "connection lost";
-    showConnection(`${why}; retrying in ${Math.ceil(delay / 1000)} s`, "down");
-    setTimeout(connect, delay);
-  }
-
-  function keepAlive() {
-    const socket = state.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    if (Date.now() - state.lastFrameAt > SILENCE_MS) socket.close(4000, "no answer to pings");
-    else socket.send(JSON.stringify({ type: "ping" }));
+  /* The socket, through the hub's own client (clients/js/hub-client.js): it remembers the seq,
+   * reconnects with backoff and `after`, and notices a dead connection with pings. */
+  async function connect() {
+    try {
+      const hub = await import(config.client);
+      const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+      state.client = hub.connect({
+        url: `${scheme}//${window.location.host}${config.inbox}?presence=1`,
+        session: true, // the session cookie of this page's login
+        onEvent: handleEvent,
+        onResync: (frame) => {
+          emit("frame", frame);
+          resync();
+        },
+        onFrame: (frame) => emit("frame", frame),
+        onState: showSocketState,
+        onError: (error) => console.warn("socket:", error.message || error),
+      });
+    } catch (error) {
+      console.error("the socket client did not load:", error);
+      showConnection("live updates unavailable: reload the page", "down");
+    }
   }
 
   /* Wiring. */
@@ -656,6 +672,10 @@
     }
   });
   scroller.addEventListener("scroll", () => scroller.scrollTop < 200 && loadPage(true));
+  ui.messages.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-resend]");
+    if (button && !button.disabled) resend(button);
+  });
   ui.jumpLatest.addEventListener("click", () => loadPage(false));
   ui.textForm.addEventListener("submit", submitText);
   ui.textInput.addEventListener("keydown", (event) => {
@@ -674,7 +694,6 @@
   });
   // The 24-hour window closes with time alone, without any event.
   setInterval(() => state.current !== null && renderThreadChrome(), 60000);
-  setInterval(keepAlive, PING_MS);
 
   // What team.js builds on: read the list and the thread, hear frames, speak on the socket.
   window.hubConsole = {
@@ -700,13 +719,12 @@
       state.noteMode = on;
       renderThreadChrome();
     },
-    sendFrame(frame) {
-      if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame));
-    },
+    // Sent now if the socket is open, else dropped: presence is refreshed anyway.
+    sendFrame: (frame) => Boolean(state.client && state.client.post(frame)),
     on: (event, listener) => state.listeners[event].push(listener),
   };
 
   connect();
   // Should the socket not open (a proxy without WebSockets), the lists still load.
-  setTimeout(() => state.lastSeq === null && !state.loaded && resync(), 3000);
+  setTimeout(() => (!state.client || state.client.seq === null) && !state.loaded && resync(), 3000);
 })();
