@@ -292,8 +292,9 @@ def test_console_live_inbox_thread_reply_and_reconnect(tmp_path: Path) -> None:
         expect(page.locator("#connection")).to_have_attribute("data-state", "down")
         stack.enter_context(running_hub(port=port, **hub_env))
         post_inbound(base, "wamid.console-4", "Are you still there?")
+        # Within the console's longest backoff (8 s) after the hub is back, with room for a loaded machine.
         expect(page.locator('.message[data-wamid="wamid.console-4"] .text')).to_have_text(
-            "Are you still there?"
+            "Are you still there?", timeout=TIMEOUT_MS + 8000
         )
         expect(page.locator("#connection")).to_have_attribute("data-state", "up")
         assert "after" in parse_qs(urlparse(socket_urls[-1]).query), socket_urls

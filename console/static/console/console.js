@@ -643,6 +643,8 @@
       state.client = hub.connect({
         url: `${scheme}//${window.location.host}${config.inbox}?presence=1`,
         session: true, // the session cookie of this page's login
+        // A person is watching: after a restart, retry within seconds (apps default to 30 s at most).
+        backoff: { max: 8000 },
         onEvent: handleEvent,
         onResync: (frame) => {
           emit("frame", frame);
