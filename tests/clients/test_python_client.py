@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 from whatsapp_hub_client import HubClient, HubClosed, HubRequestError
 
-from tests.clients.harness import SERVERS, ClientWorld
-from tests.realtime.helpers import ALICE, BUSINESS
+from tests.clients.harness import SERVERS, ClientWorld, in_db
+from tests.realtime.helpers import ALICE, BUSINESS, make_agent_token
 from tests.reliability.clients import INBOX
 from tests.reliability.cluster import Server
 
@@ -225,3 +225,28 @@ async def test_two_sends_in_flight_each_settle_with_their_own_answer(world, reco
     assert bad.code == "invalid_body"
     assert isinstance(marked, dict), marked
     assert marked["type"] == "mark_read.ok"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+async def test_presence_of_one_agent_reaches_another_through_on_frame(world, server: Server) -> None:
+    await asyncio.to_thread(world.record, 1, customer=ALICE)
+    tokens = [await asyncio.to_thread(in_db, lambda n=name: make_agent_token(n)) for name in ("ann", "ben")]
+    heard: list[dict[str, Any]] = []
+    url = world.ws_url(server, f"{INBOX}?presence=1")
+    ann = HubClient(url, token=tokens[0], ping_interval=PING_INTERVAL, pong_timeout=PONG_TIMEOUT)
+    ben = HubClient(url, token=tokens[1], on_frame=heard.append)
+    try:
+        ann.start()
+        ben.start()
+        await until(lambda: ann.state == ben.state == "open", 30)
+        answer = await ann.presence("typing", conversation=ALICE, business=BUSINESS)
+        assert answer["type"] == "presence.ok"
+
+        def typing() -> bool:
+            return any(f["type"] == "presence" and f.get("typing") == ["ann"] for f in heard)
+
+        await until(typing, 10)
+        assert any(f["type"] == "agents" and "ann" in f["online"] for f in heard), heard
+    finally:
+        await ann.close()
+        await ben.close()

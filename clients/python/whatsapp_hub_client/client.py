@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 Frame = dict[str, Any]
 StateCallback = Callable[[str, Mapping[str, Any]], object]
+FrameCallback = Callable[[Frame], object]
 ResyncCallback = Callable[[Frame], Awaitable[object] | object]
 
 PING = '{"type":"ping"}'
@@ -70,6 +71,7 @@ class HubClient:
         after: int | None = None,
         on_resync: ResyncCallback | None = None,
         on_state: StateCallback | None = None,
+        on_frame: FrameCallback | None = None,
         ping_interval: float = 10.0,
         pong_timeout: float = 10.0,
         request_timeout: float = 15.0,
@@ -85,6 +87,8 @@ class HubClient:
         self.token = token
         self.on_resync = on_resync
         self.on_state = on_state
+        # Frames without a seq that are not answers: `presence` and `agents` (never replayed).
+        self.on_frame = on_frame
         self.ping_interval = ping_interval
         self.pong_timeout = pong_timeout
         self.request_timeout = request_timeout
@@ -195,6 +199,21 @@ class HubClient:
         answer = await self.send(frame, answer_within)
         message: Frame = answer["message"]
         return message
+
+    async def presence(
+        self,
+        state: str,
+        *,
+        conversation: str | None = None,
+        business: str | None = None,
+        answer_within: float | None = None,
+    ) -> Frame:
+        """This user's presence in one conversation ("viewing", "typing" or "idle"), for the team: on a
+        staff user's socket opened with `?presence=1` (docs/team-inbox.md). Returns `presence.ok`."""
+        frame: Frame = {"type": "presence", "state": state}
+        fields = {"conversation": conversation, "business": business}
+        frame.update({key: value for key, value in fields.items() if value is not None})
+        return await self.send(frame, answer_within)
 
     async def close(self) -> None:
         """Stop for good: pending requests fail with "closed", `events()` ends."""
@@ -322,3 +341,8 @@ class HubClient:
             await self._queue.put(frame)
         elif frame.get("type") == "error":
             logger.warning("error frame from the hub: %s %s", frame.get("error"), frame.get("detail"))
+        elif self.on_frame is not None:
+            try:
+                self.on_frame(frame)
+            except Exception:
+                logger.exception("on_frame failed")
