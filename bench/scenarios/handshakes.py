@@ -1,4 +1,4 @@
-"""Many authenticated inbox sockets connecting at once to one hub process, against the bare server.
+"""Many authenticated inbox sockets connecting at once to one hub process (production server) vs bare.
 
 Each socket presents a token of its own (bench.servers.issue_tokens), so every handshake looks its
 token up as distinct apps' sockets do. The client processes wait for one `go`, then open their sockets
@@ -27,7 +27,7 @@ CLIENTS = 4
 def specs(plan: Plan) -> dict[str, RowSpec]:
     title = (
         f"{plan.handshake_sockets} authenticated inbox sockets connecting at once to one process "
-        f"({plan.socket_server}) vs bare websockets"
+        f"({plan.production_server}) vs bare websockets"
     )
     return {ROW: RowSpec("handshakes/s", "higher", 0.5, title=title)}
 
@@ -87,7 +87,7 @@ def run(ctx: Context) -> None:
     bare_argv = module_argv("bench.baselines.bare_websockets", "--redis", ctx.redis_url)
     hub_runs, bare_runs = [], []
     with (
-        running("handshake-hub", hub_argv(plan.socket_server), ctx.env) as hub,
+        running("handshake-hub", hub_argv(plan.production_server), ctx.env) as hub,
         running("handshake-websockets", bare_argv, ctx.env) as bare,
     ):
         hub_url, bare_url = hub.url("/ws/whatsapp/inbox/", "ws"), bare.url("/", "ws")
@@ -108,7 +108,7 @@ def run(ctx: Context) -> None:
         statistics.median(bare_rates),
         hub=hub_runs,
         bare=bare_runs,
-        server=plan.socket_server,
+        server=plan.production_server,
         sockets=plan.handshake_sockets,
         value_is="median of the alternating runs",
     )
