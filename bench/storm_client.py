@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from bench.workers import Report, Signals, wait_event
 
 OPEN_TIMEOUT = 60
+RECV_POLL_S = 1.0
 
 
 @dataclass
@@ -66,7 +67,8 @@ async def _read(ws: ClientConnection, socket: Tracked, final: Any, linger_s: flo
         if done_at and time.monotonic() - done_at >= linger_s:
             return
         try:
-            message = await asyncio.wait_for(ws.recv(), 0.2)
+            # A long poll: thousands of sockets a process, each waking on every timeout, cost a core.
+            message = await asyncio.wait_for(ws.recv(), RECV_POLL_S)
         except TimeoutError:
             continue
         except ConnectionClosed as closed:

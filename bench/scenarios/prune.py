@@ -4,7 +4,7 @@ The log lives in a database of its own (`<bench database>_eventlog`), kept betwe
 to `prune_events` events with `INSERT ... SELECT generate_series` (status-sized payloads, 90 days old).
 The hub (production server) takes signed POSTs at a fixed rate for `prune_seconds`, three windows:
 without the prune, with `manage.py prune_events --days 30` running in its batches, and without again;
-the row is the p99 during the prune against the slower of the two windows around it. The prune is
+the row is the p99 during the prune against the faster of the two windows around it. The prune is
 stopped after its window (each batch is its own statement, so stopping loses nothing), and the next run
 tops the log up again. Then a client replays the newest `replay_events` events with `after`.
 """
@@ -146,7 +146,9 @@ def run(ctx: Context) -> None:
         headers = {"Authorization": f"Bearer {token}"}
         asyncio.run(receive(replay_url, headers, 1))
         replay = asyncio.run(receive(replay_url, headers, plan.replay_events))
-    baseline = max(before["p99_ms"] or 0.0, after["p99_ms"] or 0.0) or None
+    # The faster of the windows around the prune: one noisy window must not make the prune look cheap.
+    quiet = [p99 for p99 in (before["p99_ms"], after["p99_ms"]) if p99]
+    baseline = min(quiet) if quiet else None
     ctx.log(f"  pruned {pruned:,} events in {plan.prune_seconds:g} s; replay {replay['seconds']:.3f} s")
     common = {
         "filled": filled,
