@@ -102,7 +102,10 @@ async def storm_main(args: dict[str, Any], signals: Signals) -> Report:
             await wait_event(signals.go, args["wait_s"])
             socket.reconnected_at = time.time()
             after = socket.seqs[-1] if socket.seqs else args["since"]
-            async with await _open(f"{args['reconnect_url']}?after={after}", socket.token) as ws:
+            # As many handshakes in flight as the first connect and the baseline's clients allow.
+            async with limit:
+                ws = await _open(f"{args['reconnect_url']}?after={after}", socket.token)
+            async with ws:
                 await _read(ws, socket, final, linger)
         except Exception as error:
             socket.error = f"{type(error).__name__}: {error}"[:200]
