@@ -1,4 +1,4 @@
-"""`python -m bench [--smoke] [--only NAME ...]`: run the scenarios and write the results files."""
+"""`python -m bench [--smoke | --long] [--only NAME ...]`: run the scenarios and write the results files."""
 
 from __future__ import annotations
 
@@ -14,9 +14,21 @@ from types import FrameType
 from typing import Any
 
 from bench import report
-from bench.plan import FULL, SMOKE, Context
+from bench.plan import FULL, LONG, LONG_ONLY, LONG_SCENARIOS, SMOKE, Context
 from bench.results import Row, RowSpec
-from bench.scenarios import big_body, connections, fanout, ingest, latency, replay
+from bench.scenarios import (
+    big_body,
+    connections,
+    fanout,
+    handshakes,
+    ingest,
+    latency,
+    many_sockets,
+    prune,
+    replay,
+    search,
+    storm,
+)
 from bench.servers import hub_env, issue_token, prepare_database
 from bench.workers import raise_fd_limit
 
@@ -27,6 +39,11 @@ SCENARIOS: dict[str, Scenario] = {
     "latency": (latency.run, latency.specs),
     "fanout": (fanout.run, fanout.specs),
     "connections": (connections.run, connections.specs),
+    "handshakes": (handshakes.run, handshakes.specs),
+    "many_sockets": (many_sockets.run, many_sockets.specs),
+    "storm": (storm.run, storm.specs),
+    "search": (search.run, search.specs),
+    "prune": (prune.run, prune.specs),
     "replay": (replay.run, replay.specs),
     "big_body": (big_body.run, big_body.specs),
 }
@@ -72,6 +89,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke", action="store_true", help="a few seconds per scenario; writes results/smoke/"
     )
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="the scale rows at full size (" + ", ".join(LONG_SCENARIOS) + "); writes results/long.*",
+    )
     parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), help="run only these scenarios")
     parser.add_argument(
         "--postgres",
@@ -90,12 +112,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    plan = SMOKE if args.smoke else FULL
-    # Only a complete full run writes bench/results/latest.*; the rest go to the git-ignored smoke/.
+    plan = SMOKE if args.smoke else LONG if args.long else FULL
+    # Only a complete full (or long) run writes bench/results/latest.* (long.*); the rest go to the
+    # git-ignored smoke/.
     default_out = RESULTS / "smoke" if args.smoke else RESULTS
     if args.only and not args.smoke:
         default_out = RESULTS / "smoke" / "partial"
     out: Path = args.out or default_out
+    if args.only:
+        chosen = list(args.only)
+    elif args.long:
+        chosen = list(LONG_SCENARIOS)
+    else:
+        chosen = [name for name in SCENARIOS if args.smoke or name not in LONG_ONLY]
     raise_fd_limit()
     started = time.time()
     env = hub_env("", args.redis)
@@ -107,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     ctx.token = issue_token(env)
     ctx.log(f"{plan.mode} run; database {name}, redis {args.redis}")
     scenarios: dict[str, Row] = {}
-    for scenario in args.only or list(SCENARIOS):
+    for scenario in chosen:
         scenarios |= run_scenario(scenario, ctx)
-    paths = report.write(out, plan.mode, started, scenarios)
+    if plan is FULL and not args.only:
+        for scenario in LONG_ONLY:
+            reason = "measured by `python -m bench --long`: bench/results/long.json"
+            scenarios |= {row: spec.skipped(reason) for row, spec in SCENARIOS[scenario][1](LONG).items()}
+    paths = report.write(out, plan.mode, started, scenarios, "long" if plan is LONG else "latest")
     print(report.markdown_table(scenarios))
     ctx.log("wrote " + ", ".join(str(p) for p in paths))
     return 0

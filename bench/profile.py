@@ -2,6 +2,7 @@
 
     python -m bench.profile [--seconds 15] [--concurrency 16] [--batch 1]
     python -m bench.profile --fanout 1000 --rate 10 [--seconds 10]
+    python -m bench.profile --handshakes 5000 [--server uvicorn]
 
 Writes bench/results/smoke/profile/ (git-ignored): `ingest.txt` or `fanout.txt` (collapsed stacks,
 for flame-graph tools or speedscope) and `*-top.txt` (functions by the share of busy samples they
@@ -11,14 +12,25 @@ appear in). Needs py-spy (the bench extra) and permission to trace the process.
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 from bench.plan import FULL, Context
-from bench.scenarios import fanout
+from bench.scenarios import fanout, handshakes
 from bench.scenarios.ingest import measure
-from bench.servers import PYTHON, daphne_argv, hub_env, issue_token, prepare_database, running
+from bench.servers import (
+    HUB_SERVERS,
+    PYTHON,
+    daphne_argv,
+    hub_argv,
+    hub_env,
+    issue_token,
+    issue_tokens,
+    prepare_database,
+    running,
+)
 from bench.workers import raise_fd_limit, start_workers
 from bench.ws_load import sockets_main, split_counts
 
@@ -79,6 +91,22 @@ def profile_fanout(ctx: Context, sockets: int, rate: float, seconds: float) -> P
     return collapsed
 
 
+def profile_handshakes(ctx: Context, sockets: int, server_name: str) -> Path:
+    """py-spy on one process while `sockets` sockets, each with a token of its own, connect at once."""
+    collapsed = OUT / "handshakes.txt"
+    with running("hub-handshakes", hub_argv(server_name), ctx.env) as server:
+        url = server.url("/ws/whatsapp/inbox/", "ws")
+        handshakes.burst(ctx, server, url, issue_tokens(ctx.database_url, 20))
+        tokens = issue_tokens(ctx.database_url, sockets)
+        # The burst's own length bounds the trace; py-spy stops when the process's sockets are let go.
+        tracer = spy(server.pid, 600, collapsed)
+        figures = handshakes.burst(ctx, server, url, tokens)
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(60)
+    print(f"{figures['handshakes_per_s']} handshakes/s while profiled")
+    return collapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -86,15 +114,25 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--fanout", type=int, metavar="SOCKETS", help="profile the fan-out instead")
     parser.add_argument("--rate", type=float, default=10.0, help="events/s for --fanout")
+    parser.add_argument("--handshakes", type=int, metavar="SOCKETS", help="profile handshakes instead")
+    parser.add_argument(
+        "--server", choices=HUB_SERVERS, default="uvicorn", help="the server for --handshakes"
+    )
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--database", default="bench_hub_profile", help="the kept scratch database's name")
     args = parser.parse_args()
     raise_fd_limit()
     OUT.mkdir(parents=True, exist_ok=True)
     env = hub_env("", args.redis)
-    env["DATABASE_URL"] = prepare_database(args.postgres, "bench_hub_profile", env, recreate=False)
+    env["DATABASE_URL"] = prepare_database(args.postgres, args.database, env, recreate=False)
     ctx = Context(plan=FULL, env=env, database_url=env["DATABASE_URL"], redis_url=args.redis, token="")
     ctx.token = issue_token(env)
+    if args.handshakes:
+        summary = top_functions(profile_handshakes(ctx, args.handshakes, args.server))
+        (OUT / "handshakes-top.txt").write_text(summary)
+        print(summary)
+        return
     if args.fanout:
         collapsed = profile_fanout(ctx, args.fanout, args.rate, args.seconds)
         summary = top_functions(collapsed)

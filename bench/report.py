@@ -34,7 +34,10 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def write(out: Path, mode: str, started: float, scenarios: dict[str, Row]) -> list[Path]:
+def write(
+    out: Path, mode: str, started: float, scenarios: dict[str, Row], name: str = "latest"
+) -> list[Path]:
+    """`<name>.json`, `<name>.md` and `<name>.png` in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     document: dict[str, Any] = {
         "mode": mode,
@@ -48,13 +51,13 @@ def write(out: Path, mode: str, started: float, scenarios: dict[str, Row]) -> li
         "versions": _versions(),
         "scenarios": scenarios,
     }
-    paths = [out / "latest.json", out / "latest.md"]
+    paths = [out / f"{name}.json", out / f"{name}.md"]
     paths[0].write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     header = (
         f"Mode `{mode}`, {document['started_at']}, {document['duration_s']} s, {os.cpu_count()} cores.\n\n"
     )
     paths[1].write_text(header + markdown_table(scenarios) + "\n")
-    chart = out / "latest.png"
+    chart = out / f"{name}.png"
     if draw_chart(chart, scenarios):
         paths.append(chart)
     return paths

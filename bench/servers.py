@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -97,6 +99,28 @@ def manage(env: dict[str, str], *command: str) -> str:
 def issue_token(env: dict[str, str], username: str = "bench") -> str:
     """A token for every conversation, from the hub's own command (printed alone on its last line)."""
     return manage(env, "issue_token", username).strip().splitlines()[-1].strip()
+
+
+# Bulk tokens for the socket scenarios, stored as store/auth.py stores them (only the SHA-256).
+TOKEN_PREFIX = "wah_"
+INSERT_TOKEN = (
+    "INSERT INTO whatsapp_apitoken (user_id, key_hash, prefix, business_phone_number_id, phones, created_at) "
+    "SELECT id, %s, %s, '', '[]', now() FROM auth_user WHERE username = %s"
+)
+
+
+def issue_tokens(database: str, count: int, username: str = "bench") -> list[str]:
+    """`count` tokens for every conversation, for the user of issue_token (one token per socket)."""
+    raws = [TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in range(count)]
+    with psycopg.connect(database) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            INSERT_TOKEN,
+            [
+                (hashlib.sha256(raw.encode()).hexdigest(), raw[: len(TOKEN_PREFIX) + 6], username)
+                for raw in raws
+            ],
+        )
+    return raws
 
 
 def daphne_argv(app: str, port: int) -> list[str]:

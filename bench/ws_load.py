@@ -105,27 +105,40 @@ async def sockets_main(args: dict[str, Any], signals: Signals) -> Report:
     started = time.monotonic()
     deadline = started + args["connect_timeout"]
     record_limit = _record_limit(args)
+    handshakes_ms: list[float] = []
+    if args.get("connect_on_go"):
+        # All clients connect at once: from the orchestrator's `go`, not from each one's start.
+        await wait_event(signals.go, args["connect_timeout"] + 60)
+        started = time.monotonic()
+        deadline = started + args["connect_timeout"]
+    connect_started = time.time()
 
-    async def open_one() -> None:
+    tokens: list[str] = args.get("tokens") or []
+
+    async def open_one(index: int) -> None:
+        # With `tokens`, each socket authenticates with a token of its own, as distinct apps would.
+        headers = {"Authorization": f"Bearer {tokens[index % len(tokens)]}"} if tokens else args["headers"]
         async with limit:
             if time.monotonic() > deadline:
                 failures["connect deadline"] = failures.get("connect deadline", 0) + 1
                 return
+            opened = time.perf_counter()
             try:
                 if args.get("lean"):
                     s = SocketStats()
-                    lean.append(
-                        await open_counting(args["url"], args["headers"], s, record_limit, args["socketio"])
-                    )
+                    lean.append(await open_counting(args["url"], headers, s, record_limit, args["socketio"]))
                     stats.append(s)
                 else:
-                    sockets.append(await _open(args["url"], args["headers"], args["socketio"]))
+                    sockets.append(await _open(args["url"], headers, args["socketio"]))
             except Exception as error:
                 key = type(error).__name__
                 failures[key] = failures.get(key, 0) + 1
+                return
+            handshakes_ms.append((time.perf_counter() - opened) * 1000)
 
-    await asyncio.gather(*(open_one() for _ in range(args["count"])))
+    await asyncio.gather(*(open_one(index) for index in range(args["count"])))
     connect_s = time.monotonic() - started
+    connect_ended = time.time()
     socket_stats = [SocketStats() for _ in sockets]
     stats += socket_stats
     readers = [asyncio.create_task(_read(ws, s, args)) for ws, s in zip(sockets, socket_stats, strict=True)]
@@ -161,6 +174,9 @@ async def sockets_main(args: dict[str, Any], signals: Signals) -> Report:
         "connected": len(stats),
         "failures": failures,
         "connect_s": connect_s,
+        "connect_started": connect_started,
+        "connect_ended": connect_ended,
+        "handshakes_ms": handshakes_ms,
         "frames": sum(counts),
         "min_frames": min(counts, default=0),
         "first": min((s.first for s in stats if s.first), default=0.0),

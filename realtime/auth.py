@@ -23,7 +23,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
-from store.auth import Principal, aauthenticate_token, session_principal
+from realtime.replay import db_call
+from store.auth import Principal, authenticate_token, session_principal
 from store.credentials import Credential
 
 BEARER_SUBPROTOCOL = "bearer"
@@ -127,7 +128,9 @@ async def authenticate_socket(scope: Scope) -> tuple[Principal, Credential] | No
     A token that fails never falls back to the cookie."""
     token = find_token(scope)
     if token is not None:
-        principal = await aauthenticate_token(token)
+        # In the pool of database threads, not the one thread-sensitive thread: a burst of handshakes
+        # (a deploy, a network blip) then looks its tokens up side by side instead of one at a time.
+        principal = await db_call(authenticate_token, token)
         if principal is None:
             return None
         return principal, Credential(principal.user.pk, principal.scope, token_id=principal.token_id)

@@ -1,8 +1,8 @@
 """Bare broadcast: a `websockets` server that writes every message of a Redis channel to every socket.
 
 `/` holds a socket open and sends it each broadcast; `/replay?after=N&limit=M` sends the stored payload
-of every HubEvent above seq N (psycopg, in batches of 500 as the hub reads them), the bare counterpart
-of the hub's `?after=` replay.
+of every HubEvent above seq N (psycopg, through a pool of 10 connections, in batches of 500), the bare
+counterpart of the hub's `?after=` replay.
 
     python -m bench.baselines.bare_websockets --port 8001 --redis redis://127.0.0.1:6379/0
 """
@@ -14,7 +14,7 @@ import asyncio
 import os
 from urllib.parse import parse_qs, urlsplit
 
-import psycopg
+from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
@@ -27,8 +27,21 @@ REPLAY_SQL = "SELECT seq, payload::text FROM whatsapp_hubevent WHERE seq > %s OR
 clients: set[ServerConnection] = set()
 
 
+_pool: list[AsyncConnectionPool] = []
+
+
+async def connections() -> AsyncConnectionPool:
+    """A pool as the hub's (HUB_DB_POOL_MAX 10): a storm of replays must not open a connection each,
+    which PostgreSQL's max_connections would refuse."""
+    if not _pool:
+        pool = AsyncConnectionPool(os.environ["DATABASE_URL"], min_size=2, max_size=10, open=False)
+        await pool.open()
+        _pool.append(pool)
+    return _pool[0]
+
+
 async def replay(ws: ServerConnection, after: int, limit: int) -> None:
-    async with await psycopg.AsyncConnection.connect(os.environ["DATABASE_URL"]) as conn:
+    async with (await connections()).connection() as conn:
         sent = 0
         while sent < limit:
             rows = await (await conn.execute(REPLAY_SQL, (after, min(REPLAY_BATCH, limit - sent)))).fetchall()

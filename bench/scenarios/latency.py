@@ -41,8 +41,10 @@ def specs(plan: Plan) -> dict[str, RowSpec]:
         rows[slow] = RowSpec(
             "ms", "lower", 50.0, "value", title=f"p99 POST to socket, {n} subscribers, {plan.slow_rate:g}/s"
         )
+        # Against the bare path under the same load: at half the ingest limit with 1,000 subscribers the
+        # bare path itself falls seconds behind, so no absolute bound says anything about the hub.
         rows[fast] = RowSpec(
-            "ms", "lower", 100.0, "value", title=f"p99 POST to socket, {n} subscribers, half the ingest limit"
+            "ms", "lower", 1.5, title=f"p99 POST to socket, {n} subscribers, half the ingest limit, vs bare"
         )
     for server in plan.compared_servers:
         for n in plan.latency_subscribers:
