@@ -373,31 +373,38 @@ def test_console_long_thread_renders_pages_not_everything() -> None:
             browser.close()
 
 
-def test_console_closed_window_disables_text_and_sends_template() -> None:
-    executable = chromium_path()
-    User.objects.create_user(USERNAME, password=PASSWORD, is_staff=True)
-    long_ago = datetime.now(UTC) - timedelta(days=2)
+def read_conversation(name: str, wamid: str, text: str, at: datetime) -> WhatsAppConversation:
+    """A conversation whose one inbound message, written at `at`, is already read (opening it queues no
+    read receipt, a call to Meta)."""
     conversation = WhatsAppConversation.objects.create(
         business_phone_number_id=PHONE_NUMBER_ID,
         phone_number=CUSTOMER,
-        contact_name="Quiet Customer",
+        contact_name=name,
         message_count=1,
-        last_message_at=long_ago,
-        last_inbound_at=long_ago,
-        last_message_preview="See you",
+        last_message_at=at,
+        last_inbound_at=at,
+        last_message_preview=text,
     )
     WhatsAppMessage.objects.create(
-        message_id="wamid.quiet-1",
+        message_id=wamid,
         conversation=conversation,
         direction="inbound",
         from_number=CUSTOMER,
         to_number=samples.DEFAULT_DISPLAY_NUMBER,
         message_type="text",
-        text_body="See you",
-        timestamp=long_ago,
+        text_body=text,
+        timestamp=at,
         status="received",
-        read_at=long_ago,
+        read_at=at,
     )
+    return conversation
+
+
+def test_console_closed_window_disables_text_and_sends_template() -> None:
+    executable = chromium_path()
+    User.objects.create_user(USERNAME, password=PASSWORD, is_staff=True)
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    read_conversation("Quiet Customer", "wamid.quiet-1", "See you", long_ago)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     fake = FakeGraph(

@@ -11,10 +11,9 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Dialog, expect, sync_playwright
 
 from outbound.fake_graph import Failure, FakeGraph
-from store.models import WhatsAppConversation, WhatsAppMessage
+from store.models import WhatsAppMessage
 from tests.console.test_console_browser import (
     CHROMIUM_ARGS,
-    CUSTOMER,
     GRAPH_TOKEN,
     PASSWORD,
     PHONE_NUMBER_ID,
@@ -22,9 +21,9 @@ from tests.console.test_console_browser import (
     USERNAME,
     chromium_path,
     log_in,
+    read_conversation,
 )
 from tests.support import TEST_APP_SECRET, free_port, running_hub
-from webhook import samples
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -34,27 +33,7 @@ def test_console_unknown_send_is_marked_and_sent_again_only_after_confirming() -
     User.objects.create_user(USERNAME, password=PASSWORD, is_staff=True)
     # Already read, so that opening it queues no read receipt (a call to Meta the failure below would hit).
     now = datetime.now(UTC)
-    conversation = WhatsAppConversation.objects.create(
-        business_phone_number_id=PHONE_NUMBER_ID,
-        phone_number=CUSTOMER,
-        contact_name="Parcel Customer",
-        message_count=1,
-        last_message_at=now,
-        last_inbound_at=now,
-        last_message_preview="Where is my parcel?",
-    )
-    WhatsAppMessage.objects.create(
-        message_id="wamid.resend-in-1",
-        conversation=conversation,
-        direction="inbound",
-        from_number=CUSTOMER,
-        to_number=samples.DEFAULT_DISPLAY_NUMBER,
-        message_type="text",
-        text_body="Where is my parcel?",
-        timestamp=now,
-        status="received",
-        read_at=now,
-    )
+    read_conversation("Parcel Customer", "wamid.resend-in-1", "Where is my parcel?", now)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # No status webhooks: what became of the first send stays unknown, as when Meta's answer is lost.

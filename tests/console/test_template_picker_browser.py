@@ -14,10 +14,9 @@ from outbound.fake_graph import FakeGraph
 from outbound.fake_graph_templates import sample_templates
 from outbound.templates import template_records
 from store.actions.templates import record_templates
-from store.models import WhatsAppBusinessNumber, WhatsAppConversation, WhatsAppMessage
+from store.models import WhatsAppBusinessNumber
 from tests.console.test_console_browser import (
     CHROMIUM_ARGS,
-    CUSTOMER,
     GRAPH_TOKEN,
     PASSWORD,
     PHONE_NUMBER_ID,
@@ -25,6 +24,7 @@ from tests.console.test_console_browser import (
     USERNAME,
     chromium_path,
     log_in,
+    read_conversation,
 )
 from tests.support import TEST_APP_SECRET, free_port, running_hub
 from webhook import samples
@@ -40,27 +40,7 @@ def quiet_customer() -> None:
     WhatsAppBusinessNumber.objects.create(
         phone_number_id=PHONE_NUMBER_ID, display_phone_number=samples.DEFAULT_DISPLAY_NUMBER, waba_id=WABA
     )
-    conversation = WhatsAppConversation.objects.create(
-        business_phone_number_id=PHONE_NUMBER_ID,
-        phone_number=CUSTOMER,
-        contact_name="Quiet Customer",
-        message_count=1,
-        last_message_at=long_ago,
-        last_inbound_at=long_ago,
-        last_message_preview="See you",
-    )
-    WhatsAppMessage.objects.create(
-        message_id="wamid.quiet-1",
-        conversation=conversation,
-        direction="inbound",
-        from_number=CUSTOMER,
-        to_number=samples.DEFAULT_DISPLAY_NUMBER,
-        message_type="text",
-        text_body="See you",
-        timestamp=long_ago,
-        status="received",
-        read_at=long_ago,
-    )
+    read_conversation("Quiet Customer", "wamid.quiet-1", "See you", long_ago)
 
 
 def test_console_template_picker_sends_approved_template_with_parameters() -> None:
