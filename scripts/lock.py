@@ -16,6 +16,9 @@ import sys
 from _venv import BIN, DEV_LOCK, PROD_LOCK, PYTHON, ROOT
 
 COMMON = ["--universal", "--python-version", "3.11", "--generate-hashes", "--quiet"]
+# Extras stay in the output (`coverage[toml]==…`): pip in hash mode otherwise resolves an extra a
+# dependency asks for as a separate, unpinned requirement once a newer release exists.
+COMMON += ["--no-strip-extras"]
 COMMON += ["--custom-compile-command", "python3 scripts/lock.py"]
 
 
