@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -53,7 +54,18 @@ def test_prune_events_empty_log_deletes_nothing() -> None:
     assert "Deleted 0 events" in out.getvalue()
 
 
-@pytest.mark.parametrize("args", [["--days", "-1"], ["--batch-size", "0"]])
+def test_prune_events_pauses_between_batches_not_after_the_last() -> None:
+    seqs = record_messages(6)
+    age(seqs[:5], days=10)
+    started = time.monotonic()
+    call_command("prune_events", "--days", "7", "--batch-size", "2", "--pause", "0.5", stdout=StringIO())
+    elapsed = time.monotonic() - started
+    assert remaining() == seqs[5:]
+    # Three batches (2, 2, 1): two pauses; a third, after the short last batch, would make it 1.5 s.
+    assert 1.0 <= elapsed < 1.5, elapsed
+
+
+@pytest.mark.parametrize("args", [["--days", "-1"], ["--batch-size", "0"], ["--pause", "-1"]])
 def test_prune_events_bad_arguments_refused(args: list[str]) -> None:
     with pytest.raises(CommandError):
         call_command("prune_events", *args)

@@ -1,7 +1,13 @@
-"""`manage.py prune_events [--days N]`: drop HubEvents past the retention period, in batches."""
+"""`manage.py prune_events [--days N]`: drop HubEvents past the retention period, in batches.
+
+Between batches the command pauses (`--pause`, 0.1 s by default): each DELETE competes with the
+ingest's commits for the write-ahead log and the cores, and a nightly prune has time to spare
+(docs/performance.md, `eventlog.prune`).
+"""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from store.models import HubEvent
 
-DEFAULT_BATCH_SIZE = 5000
+DEFAULT_BATCH_SIZE = 2000
+DEFAULT_PAUSE_SECONDS = 0.1
 
 
 class Command(BaseCommand):
@@ -23,20 +30,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, default=None, help="retention in days")
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per DELETE")
+        parser.add_argument(
+            "--pause", type=float, default=DEFAULT_PAUSE_SECONDS, help="seconds to wait between batches"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         days: int = settings.HUB_EVENT_RETENTION_DAYS if options["days"] is None else options["days"]
         batch_size: int = options["batch_size"]
+        pause: float = options["pause"]
         if days < 0:
             raise CommandError("--days must be zero or more.")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        deleted = prune_events(datetime.now(UTC) - timedelta(days=days), batch_size)
+        if pause < 0:
+            raise CommandError("--pause must be zero or more.")
+        deleted = prune_events(datetime.now(UTC) - timedelta(days=days), batch_size, pause)
         self.stdout.write(f"Deleted {deleted} events older than {days} days.")
 
 
-def prune_events(cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
-    """Delete events created before `cutoff`, oldest first, a batch per statement (short locks)."""
+def prune_events(cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE, pause: float = 0.0) -> int:
+    """Delete events created before `cutoff`, oldest first, a batch per statement (short locks), waiting
+    `pause` seconds after each batch that was not the last."""
     newest = HubEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
     if newest is None:
         return 0
@@ -48,3 +62,7 @@ def prune_events(cutoff: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
             return total
         deleted, _ = old.filter(seq__gte=seqs[0], seq__lte=seqs[-1]).delete()
         total += deleted
+        if len(seqs) < batch_size:
+            return total
+        if pause:
+            time.sleep(pause)
