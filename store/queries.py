@@ -17,7 +17,7 @@ from store.actions.conversations import customer_filter
 from store.auth import TokenScope
 from store.errors import InvalidRequest, NotFound, OutOfScope
 from store.models import MessageTemplate, WhatsAppBusinessNumber, WhatsAppConversation, WhatsAppMessage
-from store.search import search_messages
+from store.search import search_messages, search_order
 
 DEFAULT_PAGE_SIZE = 50
 # A WABA has at most 250 templates (6,000 with a verified business); the list answers them in one page.
@@ -119,7 +119,8 @@ def list_messages(
             raise invalid_cursor()
         # The redundant `timestamp <= t` gives the planner an index range on (timestamp, id).
         messages = messages.filter(Q(timestamp__lt=timestamp) | Q(pk__lt=pk), timestamp__lte=timestamp)
-    rows = list(messages.order_by("-timestamp", "-id")[: size + 1])
+    order = search_order() if filters.q else ("-timestamp", "-id")
+    rows = list(messages.order_by(*order)[: size + 1])
     if len(rows) <= size:
         return Page(rows, None)
     last = rows[size - 1]

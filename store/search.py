@@ -3,6 +3,12 @@
 The document is the text, the caption and the file name (its `.`, `_` and `-` read as spaces, so
 `invoice_march.pdf` is found by "invoice"). Migration 0007 indexes exactly `document_sql`; the query
 below compiles to the same expression, which is what lets PostgreSQL use the index.
+
+A search page is ordered by `search_order()`: newest first, as every page, but by an expression no
+index sorts by. Left to the plain `timestamp` order, PostgreSQL walks the timestamp index backwards
+and parses each row's text until it has a page, expecting the matches early; for a word in a few
+messages of a million that walk read half the table (docs/performance.md, `search.p95`). With the
+order out of the index's reach, it collects the GIN index's matches and sorts those.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
-from django.db.models import Func, Q, QuerySet
+from django.db.models import F, Func, Q, QuerySet
+from django.db.models.expressions import OrderBy
 
 # The stemming language of the index: "blenders" finds "blender". Changing it needs a new index.
 SEARCH_CONFIG = "english"
@@ -44,6 +51,20 @@ class MessageDocument(Func):
         parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
         params = [param for _, part_params in parts for param in part_params]
         return document_sql(*(sql for sql, _ in parts)), params
+
+
+class Unindexed(Func):
+    """A column's value through an identity no index matches (PostgreSQL: `col + interval '0'`)."""
+
+    template = "(%(expressions)s + interval '0 seconds')"
+    arity = 1
+
+
+def search_order() -> tuple[OrderBy, ...]:
+    """The newest-first order of a search page: (timestamp, id) descending."""
+    if connection.vendor == "postgresql":
+        return (Unindexed(F("timestamp")).desc(), F("id").desc())
+    return (F("timestamp").desc(), F("id").desc())
 
 
 def words_of(query: str) -> list[str]:

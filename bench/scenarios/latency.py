@@ -5,7 +5,9 @@ the ingest limit measured in scenario 1; every socket reports, for each frame, i
 the time its POST started. The baseline is the bare path with the same shape: bare_ingest.py (HMAC,
 one insert, a Redis PUBLISH) on daphne, and bare_websockets.py broadcasting to the sockets. The target
 rows run both hub processes under the plan's socket server; `latency.<server>.*` rows repeat them under
-each other server (baseline: the target row's figure; the bare path's is in the details).
+each other server (baseline: the target row's figure; the bare path's is in the details). The busiest
+slow phase is also compared with the bare path under each server that runs the hub: `.production`
+(the Dockerfile's uvicorn, p99 <= 1.5x bare) and `.embedded` (daphne, <= 2.0x).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ INBOX = "/ws/whatsapp/inbox/"
 BARE_CHANNEL = "bench.broadcast"
 # Fallback when scenario 1 did not run: a conservative guess, reported as such.
 DEFAULT_INGEST_LIMIT = 50.0
+# The server `python3 scripts/serve.py` runs; the production server is the plan's.
+EMBEDDED = "daphne"
 
 
 def phase_names(plan: Plan, n: int, server: str | None = None) -> list[str]:
@@ -52,7 +56,18 @@ def specs(plan: Plan) -> dict[str, RowSpec]:
                 rows[name] = RowSpec(
                     "ms", "lower", title=f"p99 POST to socket, {n} subscribers, hub under {server}"
                 )
+    n = max(plan.latency_subscribers)
+    for role, server, bound in (("production", plan.production_server, 1.5), ("embedded", EMBEDDED, 2.0)):
+        rows[bare_row(plan, role)] = RowSpec(
+            "ms", "lower", bound,
+            title=f"p99 POST to socket, {n} subscribers, {plan.slow_rate:g}/s, hub under {server} vs bare",
+        )  # fmt: skip
     return rows
+
+
+def bare_row(plan: Plan, role: str) -> str:
+    """The row comparing the busiest slow phase under the `role` server with the bare path itself."""
+    return f"{phase_names(plan, max(plan.latency_subscribers))[0]}.{role}"
 
 
 Pair = Callable[[Context], AbstractContextManager[tuple[Server, Server, str, dict[str, str]]]]
@@ -194,8 +209,9 @@ def run(ctx: Context) -> None:
             figures["ingest_limit_source"] = source
             figures["server"] = plan.socket_server
             ctx.rows[name] = rows[name].measured(figures["p99_ms"], base["p99_ms"], hub=figures, bare=base)
+    by_server = {plan.socket_server: hub}
     for server in plan.compared_servers:
-        other = run_pair(ctx, hub_pair(server), f"hub-{server}")
+        other = by_server[server] = run_pair(ctx, hub_pair(server), f"hub-{server}")
         for n in plan.latency_subscribers:
             for name, figures, base, bare_figures in zip(
                 phase_names(plan, n, server), other[n], hub[n], bare[n], strict=True
@@ -203,3 +219,10 @@ def run(ctx: Context) -> None:
                 ctx.rows[name] = rows[name].measured(
                     figures["p99_ms"], base["p99_ms"], hub=figures, bare_p99_ms=bare_figures["p99_ms"]
                 )
+    n = max(plan.latency_subscribers)
+    for role, server in (("production", plan.production_server), ("embedded", EMBEDDED)):
+        if server in by_server:
+            figures, base = by_server[server][n][0], bare[n][0]
+            ctx.rows[bare_row(plan, role)] = rows[bare_row(plan, role)].measured(
+                figures["p99_ms"], base["p99_ms"], server=server, hub=figures, bare=base
+            )

@@ -54,12 +54,13 @@ FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g
 """
 COUNT_SQL = "SELECT count(*) FROM whatsapp_whatsappmessage WHERE message_id LIKE 'bench-search-%%'"
 INDEX_SQL = "SELECT indexdef FROM pg_indexes WHERE indexname = 'message_search_idx'"
-# The page list_messages (store/queries.py) asks for, as bare SQL on the same expression and index.
+# The page list_messages (store/queries.py) asks for, as bare SQL on the same expression and index, in
+# the same order (store/search.py, `search_order`: matches collected from the index, then sorted).
 BARE_SQL = """
 SELECT id, message_id, text_body, timestamp FROM whatsapp_whatsappmessage
 WHERE to_tsvector('english'::regconfig, COALESCE(text_body, '') || ' ' || COALESCE(caption, '') || ' ' ||
     translate(COALESCE(media_filename, ''), '._-', '   ')) @@ plainto_tsquery('english'::regconfig, %s)
-ORDER BY timestamp DESC, id DESC LIMIT 51
+ORDER BY (timestamp + interval '0 seconds') DESC, id DESC LIMIT 51
 """
 
 

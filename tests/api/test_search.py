@@ -76,3 +76,26 @@ def test_search_uses_the_gin_index_on_postgresql(api: Client, corpus: None) -> N
         cursor.execute("SET enable_seqscan = on")
 
     assert "message_search_idx" in plan
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_search_page_collects_index_matches_instead_of_walking_the_timestamp_index(
+    api: Client, corpus: None
+) -> None:
+    # The page's own SQL, as the REST API runs it. With the plain timestamp order PostgreSQL may walk
+    # the timestamp index backwards, parsing every row's text, until it has a page: for a rare word in
+    # a million messages that read half the table (docs/performance.md, `search.p95`).
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert found(api, "blender") == ["b1", "a1"]
+    (page_sql,) = [q["sql"] for q in captured.captured_queries if "to_tsvector" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {page_sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET enable_seqscan = on")
+
+    assert "message_search_idx" in plan, plan
+    assert "message_newest_idx" not in plan, plan  # the (timestamp, id) index that orders every page
