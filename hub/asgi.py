@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -44,3 +45,7 @@ application = ProcessLifecycle(
         }
     )
 )
+
+# Everything imported so far lives as long as the process: moved out of the collector's generations,
+# a full collection no longer walks Django's and the libraries' objects between two frames.
+gc.freeze()
