@@ -37,6 +37,7 @@ class CountingProtocol(asyncio.Protocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.upgraded = False
         self.first_text: asyncio.Future[str] | None = None
+        self.closing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -47,6 +48,8 @@ class CountingProtocol(asyncio.Protocol):
             self.handshake.set_exception(ConnectionError("closed during the handshake"))
         if not self.closed.done():
             self.closed.set_result(None)
+        if self.upgraded and not self.closing and self.stats.close_code is None:
+            self.stats.lost = True
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -110,6 +113,7 @@ class CountingProtocol(asyncio.Protocol):
             self.first_text = None
 
     def close(self) -> None:
+        self.closing = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(client_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
             self.transport.close()

@@ -30,6 +30,8 @@ class SocketStats:
     first: float = 0.0
     last: float = 0.0
     close_code: int | None = None
+    # The connection ended without a close frame and without the client closing it.
+    lost: bool = False
     stamps: list[tuple[float, float]] = field(default_factory=list)
 
 
@@ -183,6 +185,7 @@ async def sockets_main(args: dict[str, Any], signals: Signals) -> Report:
         "last": max((s.last for s in stats), default=0.0),
         "stamps": [pair for s in stats for pair in s.stamps],
         "closed_by_server": codes,
+        "lost_connections": sum(1 for s in stats if s.lost),
         "load_core_share": share,
         "load_cpu_s": used,
     }

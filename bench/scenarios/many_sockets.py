@@ -104,18 +104,23 @@ def hold_and_publish(
         raise RuntimeError(f"client failed: {errors[0]}")
     connected = sum(r["connected"] for r in reports)
     closed = sum(sum(r["closed_by_server"].values()) for r in reports)
-    alive = connected - closed
+    # Connections that ended without a close frame: not held, though no close code says so.
+    lost = sum(r.get("lost_connections", 0) for r in reports)
+    alive = connected - closed - lost
     stamps = [ms for r in reports for _, ms in r["stamps"]]
     figures = {
         "kib_per_socket": round((rss - before) / alive, 2) if alive > 0 else None,
         "requested": count,
         "held": alive,
+        "closed_by_server": closed,
+        "lost_connections": lost,
         "rss_before_kib": before,
         "rss_kib": rss,
         "connect_s": round(connect_s, 1),
         "events": published["phases"][0]["sent"],
         "receipts": len(stamps),
-        "expected_receipts": published["phases"][0]["sent"] * alive,
+        # Every socket that connected was to get every event: a lost or closed one misses them.
+        "expected_receipts": published["phases"][0]["sent"] * connected,
         "fewest_frames_one_socket": min((r["min_frames"] for r in reports), default=0),
         **latency_ms(stamps),
         "server_cpu_s": round(server_cpu, 2),
