@@ -140,6 +140,11 @@ def running_hub(port: int | None = None, **env: str) -> Iterator[str]:
         try:
             wait_until_serving(base, process, log)
             yield base
+        except BaseException:
+            # A failing test shows what the server said (its last lines): the why of a 5xx is there.
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-20_000:])
+            raise
         finally:
             stop_process(process)
 

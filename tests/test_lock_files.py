@@ -16,7 +16,7 @@ from tests.support import REPO_ROOT
 PROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 PROD_LOCK = REPO_ROOT / "requirements" / "prod.txt"
 DEV_LOCK = REPO_ROOT / "requirements" / "dev.txt"
-PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^ ;\\]+)(?: ;([^\\]+))? \\$", re.MULTILINE)
+PIN = re.compile(r"^([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==([^ ;\\]+)(?: ;([^\\]+))? \\$", re.MULTILINE)
 
 
 def pins(lock: Path) -> dict[str, set[str]]:
