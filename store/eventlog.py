@@ -35,6 +35,7 @@ def append_events(pending: list[PendingEvent]) -> list[HubEvent]:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("append_events must run inside transaction.atomic()")
+    _lock_conversations(pending)
     first = _take_seqs(len(pending))
     events = HubEvent.objects.bulk_create(
         HubEvent(seq=first + offset, type=item.type, conversation=item.conversation, payload=item.payload)
@@ -42,6 +43,15 @@ def append_events(pending: list[PendingEvent]) -> list[HubEvent]:
     )
     transaction.on_commit(lambda: publish.publish_events(events))
     return events
+
+
+def _lock_conversations(pending: list[PendingEvent]) -> None:
+    """Lock the events' conversations before the sequence row, in primary-key order (a no-op for a
+    caller that holds them already). The events reference them, and PostgreSQL checks that reference
+    at commit with a share lock on the conversation: taken there, after the sequence, it waited for an
+    ingest that held the conversation and waited for the sequence, a deadlock."""
+    ids = sorted({item.conversation.pk for item in pending})
+    list(WhatsAppConversation.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 
 def _take_seqs(count: int) -> int:

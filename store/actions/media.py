@@ -34,6 +34,11 @@ def record_media_failed(message_pk: int, reason: str) -> bool:
 
 def _update(message_pk: int, **fields: str) -> bool:
     with transaction.atomic():
+        # The conversation before the message, as every writer locks them (store/eventlog.py).
+        conversation_id = WhatsAppMessage.objects.filter(pk=message_pk).values_list("conversation_id").first()
+        if conversation_id is None:
+            return False
+        conversation = WhatsAppConversation.objects.select_for_update().get(pk=conversation_id[0])
         message = WhatsAppMessage.objects.select_for_update().filter(pk=message_pk).first()
         if message is None or message.media_status == MediaStatus.DOWNLOADED:
             return False
@@ -42,6 +47,5 @@ def _update(message_pk: int, **fields: str) -> bool:
                 continue
             setattr(message, name, value)
         message.save(update_fields=[n for n in fields if n != "media_mime_type" or fields[n]])
-        conversation = WhatsAppConversation.objects.get(pk=message.conversation_id)
         append_events([PendingEvent("message.updated", conversation, event_payload(conversation, message))])
         return True

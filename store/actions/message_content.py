@@ -8,7 +8,7 @@ from django.db import transaction
 
 from store.eventlog import PendingEvent, append_events
 from store.events import event_payload
-from store.models import HubEvent, WhatsAppMessage
+from store.models import HubEvent, WhatsAppConversation, WhatsAppMessage
 from store.records import MessageRecord
 
 
@@ -21,6 +21,16 @@ def fill_message_content(records: Sequence[MessageRecord]) -> list[HubEvent]:
     if not wanted:
         return []
     with transaction.atomic():
+        # The conversations before the messages, as every writer locks them (store/eventlog.py).
+        conversation_ids = WhatsAppMessage.objects.filter(message_id__in=wanted).values_list(
+            "conversation_id", flat=True
+        )
+        list(
+            WhatsAppConversation.objects.select_for_update()
+            .filter(pk__in=set(conversation_ids))
+            .order_by("pk")
+            .values_list("pk")
+        )
         rows = (
             WhatsAppMessage.objects.select_for_update()
             .select_related("conversation")
