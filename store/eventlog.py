@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ def append_events(pending: list[PendingEvent]) -> list[HubEvent]:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("append_events must run inside transaction.atomic()")
-    _lock_conversations(pending)
+    lock_in_order({item.conversation.pk for item in pending})
     first = _take_seqs(len(pending))
     events = HubEvent.objects.bulk_create(
         HubEvent(seq=first + offset, type=item.type, conversation=item.conversation, payload=item.payload)
@@ -45,12 +46,15 @@ def append_events(pending: list[PendingEvent]) -> list[HubEvent]:
     return events
 
 
-def _lock_conversations(pending: list[PendingEvent]) -> None:
-    """Lock the events' conversations before the sequence row, in primary-key order (a no-op for a
-    caller that holds them already). The events reference them, and PostgreSQL checks that reference
-    at commit with a share lock on the conversation: taken there, after the sequence, it waited for an
-    ingest that held the conversation and waited for the sequence, a deadlock."""
-    ids = sorted({item.conversation.pk for item in pending})
+def lock_in_order(conversation_ids: Iterable[int]) -> None:
+    """Lock conversations in primary-key order, as every writer does (a no-op for rows the caller holds).
+
+    `append_events` takes them before the sequence row: its events reference them, and PostgreSQL checks
+    that reference at commit with a share lock on the conversation; taken there, after the sequence, it
+    waited for an ingest that held the conversation and waited for the sequence, a deadlock. A writer
+    that locks messages calls it first, so conversations always come before messages.
+    """
+    ids = sorted(set(conversation_ids))
     list(WhatsAppConversation.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
-from store.eventlog import PendingEvent, append_events
+from store.eventlog import PendingEvent, append_events, lock_in_order
 from store.events import event_payload
-from store.models import HubEvent, WhatsAppConversation, WhatsAppMessage
+from store.models import HubEvent, WhatsAppMessage
 from store.records import MessageRecord
 
 
@@ -21,16 +21,9 @@ def fill_message_content(records: Sequence[MessageRecord]) -> list[HubEvent]:
     if not wanted:
         return []
     with transaction.atomic():
-        # The conversations before the messages, as every writer locks them (store/eventlog.py).
-        conversation_ids = WhatsAppMessage.objects.filter(message_id__in=wanted).values_list(
-            "conversation_id", flat=True
-        )
-        list(
-            WhatsAppConversation.objects.select_for_update()
-            .filter(pk__in=set(conversation_ids))
-            .order_by("pk")
-            .values_list("pk")
-        )
+        # The conversations before the messages, as every writer locks them.
+        owners = WhatsAppMessage.objects.filter(message_id__in=wanted).values_list("conversation", flat=True)
+        lock_in_order(owners)
         rows = (
             WhatsAppMessage.objects.select_for_update()
             .select_related("conversation")
